@@ -1,0 +1,44 @@
+# The two commands: `make run` starts the studio, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | md5sum | cut -c1-12)
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test test-e2e lint format check-deploy chromium clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the pinned requirements into $(VENV)…"
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -r requirements.txt
+	@$(BIN)/python -m pip install -q --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/python manage.py runstudio
+
+test: $(STAMP) chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Django's deployment checklist with production-like settings.
+check-deploy: $(STAMP)
+	DEBUG=false STUDIO_HTTPS=true SECRET_KEY="$$(head -c 48 /dev/urandom | base64)" \
+	  ALLOWED_HOSTS=studio.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# Browser tests use Debian's Chromium; Playwright never downloads a browser of its own.
+chromium:
+	@test -x $(CHROMIUM) || { echo "Installing Chromium from Debian…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

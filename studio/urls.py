@@ -1,0 +1,49 @@
+from django.urls import include, path
+
+from accounts import api as accounts_api
+from accounts import views as accounts_views
+from workspaces import api as workspaces_api
+
+from . import views
+
+api_v1 = [
+    path("schema", views.SchemaView.as_view(), name="api_schema"),
+    path("docs", views.DocsView.as_view(url_name="api_schema"), name="api_docs"),
+    path("tokens", accounts_api.TokenListApi.as_view(), name="api_tokens"),
+    path("tokens/<int:token_id>", accounts_api.TokenDetailApi.as_view(), name="api_token"),
+    path("users", accounts_api.UserListApi.as_view(), name="api_users"),
+    path("workspaces", workspaces_api.WorkspaceListApi.as_view(), name="api_workspaces"),
+    path("workspaces/<str:workspace>", workspaces_api.WorkspaceDetailApi.as_view(), name="api_workspace"),
+    path("workspaces/<str:workspace>/datastores", workspaces_api.DatastoreListApi.as_view(), name="api_datastores"),
+    path(
+        "workspaces/<str:workspace>/datastores/<str:datastore>",
+        workspaces_api.DatastoreDetailApi.as_view(),
+        name="api_datastore",
+    ),
+    path(
+        "workspaces/<str:workspace>/datastores/<str:datastore>/files",
+        workspaces_api.DatastoreFilesApi.as_view(),
+        name="api_datastore_files",
+    ),
+    path(
+        "workspaces/<str:workspace>/datastores/<str:datastore>/files/content",
+        workspaces_api.DatastoreFileContentApi.as_view(),
+        name="api_datastore_file_content",
+    ),
+    path("workspaces/<str:workspace>/members", workspaces_api.MemberListApi.as_view(), name="api_members"),
+    path(
+        "workspaces/<str:workspace>/members/<str:username>", workspaces_api.MemberDetailApi.as_view(), name="api_member"
+    ),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", accounts_views.login, name="login"),
+    path("accounts/logout/", accounts_views.logout, name="logout"),
+    path("accounts/tokens/", accounts_views.token_list, name="token_list"),
+    path("accounts/tokens/<int:token_id>/revoke", accounts_views.token_revoke, name="token_revoke"),
+    path("accounts/users/", accounts_views.user_list, name="user_list"),
+    path("workspaces/", include("workspaces.urls")),
+    path("api/v1/", include(api_v1)),
+]

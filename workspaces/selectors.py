@@ -1,0 +1,96 @@
+"""Reads, always scoped to the requesting user."""
+
+from dataclasses import dataclass
+
+from .models import Datastore, Membership, Workspace
+from .roles import Perm, Role, role_allows
+
+
+@dataclass(frozen=True)
+class WorkspaceAccess:
+    """A workspace as one user sees it, with the role that user holds there."""
+
+    workspace: Workspace
+    role: str
+
+    def allows(self, perm: Perm) -> bool:
+        return role_allows(self.role, perm)
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label
+
+
+def workspaces_for_user(*, user):
+    if not user.is_authenticated:
+        return Workspace.objects.none()
+    if user.is_superuser:
+        return Workspace.objects.all()
+    return Workspace.objects.filter(memberships__user=user)
+
+
+def workspace_access(*, user, name: str) -> WorkspaceAccess | None:
+    """The workspace named `name` if `user` may see it; admins act as Owner everywhere."""
+    if not user.is_authenticated:
+        return None
+    workspace = Workspace.objects.filter(name=name).first()
+    if workspace is None:
+        return None
+    if user.is_superuser:
+        return WorkspaceAccess(workspace=workspace, role=Role.OWNER)
+    membership = Membership.objects.filter(workspace=workspace, user=user).first()
+    if membership is None:
+        return None
+    return WorkspaceAccess(workspace=workspace, role=membership.role)
+
+
+def datastores_for_workspace(*, workspace: Workspace):
+    return Datastore.objects.filter(workspace=workspace).select_related("storage_account")
+
+
+def datastore_by_name(*, workspace: Workspace, name: str) -> Datastore | None:
+    return datastores_for_workspace(workspace=workspace).filter(name=name).first()
+
+
+def default_datastore(*, workspace: Workspace) -> Datastore:
+    return datastores_for_workspace(workspace=workspace).get(is_default=True)
+
+
+def memberships_for_workspace(*, workspace: Workspace):
+    return Membership.objects.filter(workspace=workspace).select_related("user")
+
+
+def membership_by_username(*, workspace: Workspace, username: str) -> Membership | None:
+    return memberships_for_workspace(workspace=workspace).filter(user__username=username).first()
+
+
+@dataclass(frozen=True)
+class RecentItem:
+    kind: str
+    name: str
+    detail: str
+    when: object
+    url: str
+
+
+def recent_items(*, workspace: Workspace, limit: int = 10) -> list[RecentItem]:
+    """The workspace's newest items across sections, newest first."""
+    from django.urls import reverse
+
+    items = [
+        RecentItem(
+            "Datastore",
+            ds.name,
+            ds.get_kind_display(),
+            ds.created_at,
+            reverse("datastore_detail", args=[workspace.name, ds.name]),
+        )
+        for ds in datastores_for_workspace(workspace=workspace).order_by("-created_at")[:limit]
+    ]
+    items += [
+        RecentItem(
+            "Member", m.user.username, m.get_role_display(), m.created_at, reverse("member_list", args=[workspace.name])
+        )
+        for m in memberships_for_workspace(workspace=workspace).order_by("-created_at")[:limit]
+    ]
+    return sorted(items, key=lambda item: item.when, reverse=True)[:limit]
