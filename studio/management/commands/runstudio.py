@@ -65,7 +65,7 @@ class Command(BaseCommand):
                 "--without-gossip",
             ]
         admin = os.environ.get("STUDIO_ADMIN_USER") or "admin"
-        url_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::")  # noqa: S104 else host
+        url_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host  # noqa: S104
         self.stdout.write(self.style.SUCCESS(f"\n  Studio: http://{url_host}:{port}/   sign in as {admin!r}"))
         self.stdout.write(f"  Data: {settings.STUDIO_DATA_DIR}   Ctrl-C stops everything.\n")
         self.stdout.flush()
