@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | md5sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-e2e lint format check-deploy chromium clean
+.PHONY: run test lint format check-deploy chromium tools clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	@$(BIN)/python manage.py runstudio
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -39,6 +39,13 @@ check-deploy: $(STAMP)
 chromium:
 	@test -x $(CHROMIUM) || { echo "Installing Chromium from Debian…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Azurite (Azure Blob Storage emulator) for the storage tests, pinned in .tools/package-lock.json.
+tools: .tools/node_modules/.bin/azurite-blob
+
+.tools/node_modules/.bin/azurite-blob: .tools/package.json .tools/package-lock.json
+	@cd .tools && npm ci --no-audit --no-fund --silent
+	@touch $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

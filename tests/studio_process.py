@@ -28,6 +28,7 @@ class ExternalDatabase:
     def __init__(self, base_url: str):
         self.base_url = base_url
         self.name = f"studio_e2e_{uuid.uuid4().hex[:10]}"
+        self.created = False
 
     @property
     def url(self) -> str:
@@ -41,6 +42,7 @@ class ExternalDatabase:
 
     def create(self) -> None:
         self._admin(f'CREATE DATABASE "{self.name}"')
+        self.created = True
 
     def drop(self) -> None:
         self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
@@ -50,12 +52,20 @@ class StudioProcess:
     """`manage.py runstudio` in its own process group, with its own data directory."""
 
     def __init__(
-        self, data_dir: Path, *, extra_env: dict | None = None, port: int | None = None, args: tuple[str, ...] = ()
+        self,
+        data_dir: Path,
+        *,
+        extra_env: dict | None = None,
+        port: int | None = None,
+        args: tuple[str, ...] = (),
+        command: list[str] | None = None,
     ):
+        """`command` replaces `manage.py runstudio` (e.g. ["make", "run"]); None in extra_env unsets."""
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = args
+        self.command = command
         self.database = None
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_SETTINGS"))}
         env.update(
@@ -74,7 +84,7 @@ class StudioProcess:
             # A database number of its own, so no other studio's worker takes these messages.
             env["CELERY_BROKER_URL"] = env["CELERY_BROKER_URL"].rsplit("/", 1)[0] + "/" + str(self.port % 15 + 1)
         env.update(extra_env or {})
-        self.env = env
+        self.env = {k: v for k, v in env.items() if v is not None}
         self.log_path = self.data_dir / "studio.log"
         self.proc: subprocess.Popen | None = None
 
@@ -91,11 +101,11 @@ class StudioProcess:
 
     def start(self, timeout: float = 60) -> "StudioProcess":
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self.database and self.proc is None:
+        if self.database and not self.database.created:
             self.database.create()
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's life
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runstudio", *self.args],
+            self.command or [sys.executable, "manage.py", "runstudio", *self.args],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -4,7 +4,7 @@ on top of Django's Storage API: listing a folder, walking a tree, deleting a fol
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -115,34 +115,76 @@ class Entry:
     modified: datetime | None = None
 
 
+def _object_prefix(storage: Storage, path: str) -> str:
+    """The key prefix of a folder in an object store (location included), ending with '/'."""
+    location = (getattr(storage, "location", "") or "").strip("/")
+    prefix = join(location, path)
+    return prefix + "/" if prefix else ""
+
+
+def _listing(storage: Storage, path: str) -> tuple[list[str], list[tuple[str, int | None, datetime | None]]]:
+    """(folder names, [(file name, size, modified)]) directly inside `path`; one round trip per
+    page on object stores rather than one per file."""
+    from storages.backends.azure_storage import AzureStorage
+    from storages.backends.s3 import S3Storage
+
+    if isinstance(storage, FileSystemStorage):
+        folders, files = [], []
+        try:
+            with os.scandir(storage.path(path) if path else storage.location) as it:
+                for item in it:
+                    if item.is_dir():
+                        folders.append(item.name)
+                    else:
+                        stat = item.stat()
+                        files.append((item.name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, tz=UTC)))
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        return folders, files
+    prefix = _object_prefix(storage, path)
+    if isinstance(storage, S3Storage):
+        folders, files = [], []
+        paginator = storage.connection.meta.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=storage.bucket_name, Prefix=prefix, Delimiter="/"):
+            folders += [p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", [])]
+            files += [
+                (o["Key"][len(prefix) :], o["Size"], o["LastModified"])
+                for o in page.get("Contents", [])
+                if o["Key"] != prefix
+            ]
+        return folders, files
+    if isinstance(storage, AzureStorage):
+        folders, files = [], []
+        for item in storage.client.walk_blobs(name_starts_with=prefix or None, delimiter="/"):
+            name = item.name[len(prefix) :]
+            if name.endswith("/"):
+                folders.append(name.rstrip("/"))
+            elif name:
+                files.append((name, item.size, item.last_modified))
+        return folders, files
+    try:
+        folders, names = storage.listdir(path or "")
+    except FileNotFoundError:
+        return [], []
+    return list(folders), [(n, storage.size(join(path, n)), None) for n in names]
+
+
 def list_folder(storage: Storage, path: str) -> list[Entry]:
     """Folders first, then files, both by name; hidden partial uploads are left out."""
-    try:
-        folders, files = storage.listdir(path or "")
-    except FileNotFoundError:
-        return []
+    folders, files = _listing(storage, path)
     entries = [Entry(name=f, path=join(path, f), is_folder=True) for f in sorted(folders)]
-    for name in sorted(files):
-        if name.startswith(PARTIAL_PREFIX):
-            continue
-        file_path = join(path, name)
-        try:
-            modified = storage.get_modified_time(file_path)
-        except (NotImplementedError, OSError):
-            modified = None
-        entries.append(
-            Entry(name=name, path=file_path, is_folder=False, size=storage.size(file_path), modified=modified)
-        )
+    entries += [
+        Entry(name=name, path=join(path, name), is_folder=False, size=size, modified=modified)
+        for name, size, modified in sorted(files)
+        if not name.startswith(PARTIAL_PREFIX)
+    ]
     return entries
 
 
 def walk_files(storage: Storage, path: str):
     """Every file path below `path` (recursively)."""
-    try:
-        folders, files = storage.listdir(path or "")
-    except FileNotFoundError:
-        return
-    for name in files:
+    folders, files = _listing(storage, path)
+    for name, _, _ in files:
         if not name.startswith(PARTIAL_PREFIX):
             yield join(path, name)
     for folder in folders:
@@ -156,10 +198,7 @@ def is_folder(storage: Storage, path: str) -> bool:
         return os.path.isdir(storage.path(path))
     if storage.exists(path):
         return False
-    try:
-        folders, files = storage.listdir(path)
-    except FileNotFoundError:
-        return False
+    folders, files = _listing(storage, path)
     return bool(folders or files)
 
 

@@ -1,0 +1,103 @@
+"""`make run`: one command starts the web server, a Celery worker and the scheduler; Ctrl-C stops
+them all; a second start keeps the data."""
+
+import os
+import re
+import signal
+import subprocess
+
+import httpx
+import pytest
+
+from tests.studio_process import ADMIN_USER, StudioProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def _group_members(pgid: int) -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,pgid="], capture_output=True, text=True, check=True).stdout
+    return [int(pid) for pid, group in (line.split() for line in out.splitlines()) if int(group) == pgid]
+
+
+def _sign_in(url: str, username: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=30)
+    client.get("/accounts/login/")
+    response = client.post(
+        "/accounts/login/",
+        data={
+            "username": username,
+            "password": password,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
+        },
+        headers={"Referer": url + "/accounts/login/"},
+    )
+    assert response.status_code == 302, response.text[:500]
+    return client
+
+
+def test_make_run_starts_all_three_processes_prints_a_generated_password_once_and_keeps_data(tmp_path):
+    studio = StudioProcess(
+        tmp_path / "data", command=["make", "--no-print-directory", "run"], extra_env={"STUDIO_ADMIN_PASSWORD": None}
+    )
+    try:
+        studio.start()
+        studio.wait_for_worker(timeout=60)
+        log = studio.log_path.read_text()
+        for name in ("web", "worker", "scheduler"):
+            assert re.search(rf"{name}\s+started \(pid=\d+\)", log), f"{name} did not start:\n{log[-3000:]}"
+        assert f"http://localhost:{studio.port}/" in log
+        password = re.search(r"shown only this once: (\S+)", log).group(1)
+
+        health = httpx.get(studio.url + "/healthz").json()
+        assert health["database"]["status"] == "ok" and health["broker"]["status"] == "ok"
+        assert health["workers"]["alive"] >= 1
+
+        client = _sign_in(studio.url, ADMIN_USER, password)
+        home = client.get("/", follow_redirects=True)
+        assert home.status_code == 200 and "my-workspace" in home.text
+        created = client.post(
+            "/workspaces/", data={"name": "kept-ws", "csrfmiddlewaretoken": client.cookies["csrftoken"]}
+        )
+        assert created.status_code == 302
+
+        pgid = studio.proc.pid
+        assert len(_group_members(pgid)) >= 4  # make, the launcher, web, worker(s), scheduler
+        os.killpg(pgid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        studio.proc.wait(timeout=30)
+        assert _group_members(pgid) == [], "Ctrl-C left processes running"
+        studio.proc = None
+
+        studio.log_path.write_text("")
+        studio.start()
+        second_log = studio.log_path.read_text()
+        assert "shown only this once" not in second_log and "Created the admin user" not in second_log
+        client = _sign_in(studio.url, ADMIN_USER, password)
+        assert "kept-ws" in client.get("/workspaces/").text
+    finally:
+        studio.close()
+
+
+def test_broker_rabbitmq_works_by_environment_alone(tmp_path):
+    """The scale-out broker option besides Redis: a worker reports in through RabbitMQ."""
+    studio = StudioProcess(tmp_path / "data", extra_env={"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"})
+    try:
+        studio.start()
+        studio.wait_for_worker(timeout=60)
+        assert httpx.get(studio.url + "/healthz").json()["broker"]["transport"] == "amqp"
+    finally:
+        studio.close()
+
+
+def test_healthz_reports_a_broken_broker_as_503(tmp_path):
+    studio = StudioProcess(
+        tmp_path / "data", args=("--no-worker",), extra_env={"CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}
+    )
+    try:
+        with pytest.raises(TimeoutError):
+            studio.start(timeout=8)
+        response = httpx.get(studio.url + "/healthz")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["database"]["status"] == "ok" and body["broker"]["status"] == "error"
+    finally:
+        studio.close()
