@@ -7,12 +7,12 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from tests.studio_process import StudioProcess
 from workspaces import services
 from workspaces.models import Datastore
 from workspaces.preview import preview_file
-from workspaces.storage import datastore_storage, delete_tree, list_folder
 from workspaces.services import DatastoreSpec, workspace_create
-from tests.studio_process import StudioProcess
+from workspaces.storage import datastore_storage, delete_tree, list_folder
 
 pytestmark = pytest.mark.django_db
 
