@@ -13,6 +13,8 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.FileAwareEnv()
+if (BASE_DIR / ".env").is_file():  # a copy of .env.example; the real environment wins
+    environ.FileAwareEnv.read_env(BASE_DIR / ".env")
 
 
 def parse_size(value: str) -> int:
@@ -86,6 +88,7 @@ INSTALLED_APPS = [
     "studio",
     "accounts",
     "workspaces",
+    "assets",
 ]
 
 MIDDLEWARE = [

@@ -34,6 +34,11 @@ api_v1 = [
     path(
         "workspaces/<str:workspace>/members/<str:username>", workspaces_api.MemberDetailApi.as_view(), name="api_member"
     ),
+    # Assets: /data, /environments, /models, /components (each kind's api_urls.py).
+    path("workspaces/<str:workspace>/", include("assets.data.api_urls")),
+    path("workspaces/<str:workspace>/", include("assets.environments.api_urls")),
+    path("workspaces/<str:workspace>/", include("assets.mlmodels.api_urls")),
+    path("workspaces/<str:workspace>/", include("assets.components.api_urls")),
 ]
 
 urlpatterns = [
@@ -44,6 +49,10 @@ urlpatterns = [
     path("accounts/tokens/", accounts_views.token_list, name="token_list"),
     path("accounts/tokens/<int:token_id>/revoke", accounts_views.token_revoke, name="token_revoke"),
     path("accounts/users/", accounts_views.user_list, name="user_list"),
+    path("workspaces/<str:workspace>/data/", include("assets.data.urls")),
+    path("workspaces/<str:workspace>/environments/", include("assets.environments.urls")),
+    path("workspaces/<str:workspace>/models/", include("assets.mlmodels.urls")),
+    path("workspaces/<str:workspace>/components/", include("assets.components.urls")),
     path("workspaces/", include("workspaces.urls")),
     path("api/v1/", include(api_v1)),
 ]

@@ -1,0 +1,168 @@
+"""The seed's four asset kinds: data, environments, models and components.
+
+Each is versioned by name + version within a workspace and addressable as `azureml:name:version`
+or `azureml:name@latest` (see assets/references.py).
+"""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+from workspaces.models import Datastore, Workspace
+
+asset_name_validator = RegexValidator(
+    r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$",
+    "Use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 255).",
+)
+asset_version_validator = RegexValidator(
+    r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,29}$", "Use letters, digits, '-', '_' and '.' (at most 30)."
+)
+
+
+class VersionedAsset(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=255, validators=[asset_name_validator])
+    version = models.CharField(max_length=30, validators=[asset_version_validator])
+    description = models.TextField(blank=True, help_text="Markdown")
+    tags = models.JSONField(default=dict, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    is_archived = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Set by subclasses: the Azure ML name of the kind ("data", "environments", ...).
+    kind = ""
+
+    class Meta:
+        abstract = True
+        ordering = ["name", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    @property
+    def reference(self) -> str:
+        return f"azureml:{self.name}:{self.version}"
+
+
+class DataType(models.TextChoices):
+    URI_FILE = "uri_file", "File (uri_file)"
+    URI_FOLDER = "uri_folder", "Folder (uri_folder)"
+    MLTABLE = "mltable", "Table (mltable)"
+
+
+class DataAsset(VersionedAsset):
+    kind = "data"
+    type = models.CharField(max_length=20, choices=DataType.choices)
+    datastore = models.ForeignKey(Datastore, on_delete=models.PROTECT, related_name="+")
+    path = models.CharField(max_length=1024, help_text="Path inside the datastore")
+    original_name = models.CharField(max_length=255, blank=True, help_text="The uploaded file or folder's name")
+    size = models.BigIntegerField(null=True, blank=True)
+    file_count = models.IntegerField(null=True, blank=True)
+
+    class Meta(VersionedAsset.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name", "version"], name="data_unique_version"),
+        ]
+
+    @property
+    def uri(self) -> str:
+        suffix = "/" if self.type != DataType.URI_FILE and self.path else ""
+        return self.datastore.uri(self.path + suffix)
+
+
+class BuildStatus(models.TextChoices):
+    NOT_STARTED = "NotStarted", "Not started"
+    BUILDING = "Building", "Building"
+    SUCCEEDED = "Succeeded", "Succeeded"
+    FAILED = "Failed", "Failed"
+
+
+class EnvironmentBuild(models.Model):
+    """One isolated virtualenv in the registry folder, shared by every environment whose resolved
+    spec hashes the same (the seed's "image in the container registry")."""
+
+    spec_hash = models.CharField(max_length=64, unique=True)
+    spec = models.JSONField(help_text="The resolved spec: python version and pip requirements")
+    status = models.CharField(max_length=20, choices=BuildStatus.choices, default=BuildStatus.NOT_STARTED)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.spec_hash[:12]} ({self.status})"
+
+
+class Environment(VersionedAsset):
+    kind = "environments"
+    # Curated environments ship with the studio and belong to no workspace.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    is_curated = models.BooleanField(default=False)
+    image = models.CharField(max_length=500, blank=True)
+    conda_file = models.TextField(blank=True, help_text="conda.yaml as given")
+    pip_requirements = models.TextField(blank=True, help_text="requirements.txt as given")
+    build = models.ForeignKey(EnvironmentBuild, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="environments")
+
+    class Meta(VersionedAsset.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name", "version"], name="environment_unique_version"),
+            models.UniqueConstraint(fields=["name", "version"], condition=models.Q(workspace__isnull=True),
+                                    name="curated_environment_unique_version"),
+        ]
+
+
+class ModelType(models.TextChoices):
+    CUSTOM = "custom_model", "Custom (custom_model)"
+    MLFLOW = "mlflow_model", "MLflow (mlflow_model)"
+    TRITON = "triton_model", "Triton (triton_model)"
+
+
+class Model(VersionedAsset):
+    kind = "models"
+    type = models.CharField(max_length=20, choices=ModelType.choices)
+    datastore = models.ForeignKey(Datastore, on_delete=models.PROTECT, related_name="+")
+    path = models.CharField(max_length=1024)
+    flavors = models.JSONField(default=dict, blank=True)
+    signature = models.JSONField(default=dict, blank=True)
+    input_example = models.JSONField(null=True, blank=True)
+    # Lineage: the job that produced it (filled by jobs).
+    job_name = models.CharField(max_length=255, blank=True)
+
+    class Meta(VersionedAsset.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name", "version"], name="model_unique_version"),
+        ]
+
+    @property
+    def uri(self) -> str:
+        return self.datastore.uri(self.path)
+
+
+class Component(VersionedAsset):
+    kind = "components"
+    type = models.CharField(max_length=30, default="command")
+    display_name = models.CharField(max_length=255, blank=True)
+    spec = models.JSONField(help_text="The validated component spec as a dict")
+    yaml = models.TextField(help_text="The YAML as given")
+    datastore = models.ForeignKey(Datastore, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    code_path = models.CharField(max_length=1024, blank=True, help_text="The code snapshot inside the datastore")
+
+    class Meta(VersionedAsset.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name", "version"], name="component_unique_version"),
+        ]
+
+
+class UploadSession(models.Model):
+    """A resumable upload: chunks are appended to a staging file until the upload completes."""
+
+    id = models.UUIDField(primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    file_name = models.CharField(max_length=1024, help_text="Relative path as the user gave it (metadata only)")
+    size = models.BigIntegerField()
+    received = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
