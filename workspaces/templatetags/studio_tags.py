@@ -9,3 +9,11 @@ register = template.Library()
 def can(access, perm: str) -> bool:
     """{% if current_access|can:"data.write" %}"""
     return bool(access) and access.allows(Perm(perm))
+
+
+@register.filter
+def markdown(text: str):
+    """{{ asset.description|markdown }}: sanitized HTML."""
+    from studio.markdown import render_markdown
+
+    return render_markdown(text)
