@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from studio.errors import AlreadyExists
+
 from .models import TOKEN_PREFIX, ApiToken, hash_token
 
 User = get_user_model()
@@ -35,7 +37,7 @@ def user_create(*, username: str, password: str, email: str = "", is_admin: bool
     if not username:
         raise ValidationError({"username": "Enter a user name."})
     if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": f"A user named {username!r} already exists."})
+        raise AlreadyExists({"username": f"A user named {username!r} already exists."})
     candidate = User(username=username, email=email)
     try:
         validate_password(password, user=candidate)

@@ -4,14 +4,17 @@ name + version is a conflict (409) naming both."""
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from studio.api_errors import Conflict
+from studio.errors import AlreadyExists
 
 from .models import VersionedAsset
 from .references import next_version
 
 
-class DuplicateVersion(Conflict):
-    pass
+class DuplicateVersion(AlreadyExists):
+    """name:version exists already: a form error on `version`, 409 from the API."""
+
+    def __init__(self, message: str):
+        super().__init__({"version": message})
 
 
 def validate_name_and_version(*, model: type[VersionedAsset], name: str, version: str | None) -> None:

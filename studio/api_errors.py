@@ -3,10 +3,17 @@
 The message names the field, e.g. "name: A workspace with this name already exists."
 """
 
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import AlreadyExists
 
 
 def _flatten(detail, prefix: str = "") -> list[dict]:
@@ -33,17 +40,37 @@ def _code_for(exc) -> str:
         return "NotFound"
     if isinstance(exc, exceptions.UnsupportedMediaType):
         return "UnsupportedMediaType"
+    if isinstance(exc, PayloadTooLarge):
+        return "RequestEntityTooLarge"
     if getattr(exc, "status_code", 400) == status.HTTP_409_CONFLICT:
         return "Conflict"
     return "UserError"
 
 
+logger = logging.getLogger(__name__)
+
+
 def exception_handler(exc, context):
+    conflict = isinstance(exc, AlreadyExists)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages})
+        if conflict:
+            exc.status_code = status.HTTP_409_CONFLICT
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge(str(exc))
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError(str(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        logger.exception("Unhandled error in the API", exc_info=exc)
+        return Response(
+            {"error": {"code": "InternalServerError", "message": "The studio failed to handle this request."}},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     details = _flatten(response.data) if isinstance(exc, exceptions.ValidationError) else []
     if details:
         message = "; ".join(f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in details)
@@ -53,6 +80,12 @@ def exception_handler(exc, context):
     if details:
         body["error"]["details"] = details
     return Response(body, status=response.status_code, headers=dict(response.items()))
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_entity_too_large"
 
 
 class Conflict(exceptions.APIException):

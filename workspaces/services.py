@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.db import IntegrityError, transaction
 
+from studio.errors import AlreadyExists
+
 from . import credentials
 from .models import Datastore, DatastoreKind, Membership, StorageAccount, Workspace, datastore_name_validator
 from .paths import clean_path, join
@@ -57,7 +59,7 @@ def workspace_create(*, user, name: str, display_name: str = "", description: st
     description = description or ""
     _validate_workspace_fields(name=name, display_name=display_name, description=description)
     if Workspace.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"A workspace named {name!r} already exists."})
+        raise AlreadyExists({"name": f"A workspace named {name!r} already exists."})
     try:
         with transaction.atomic():
             workspace = Workspace.objects.create(
@@ -84,7 +86,7 @@ def workspace_create(*, user, name: str, display_name: str = "", description: st
                 if isinstance(storage, FileSystemStorage):
                     Path(storage.location).mkdir(parents=True, exist_ok=True)
     except IntegrityError as exc:
-        raise ValidationError({"name": f"A workspace named {name!r} already exists."}) from exc
+        raise AlreadyExists({"name": f"A workspace named {name!r} already exists."}) from exc
     return workspace
 
 
@@ -186,12 +188,12 @@ def datastore_register(*, workspace: Workspace, user, spec: DatastoreSpec) -> Da
         datastore_name_validator(name)
     except ValidationError as exc:
         errors["name"] = exc.messages[0] if name else "Enter a datastore name."
-    if name in RESERVED_DATASTORE_NAMES or Datastore.objects.filter(workspace=workspace, name=name).exists():
-        errors["name"] = f"A datastore named {name!r} already exists in {workspace.name}."
     if spec.kind not in DatastoreKind.values:
         errors["kind"] = f"Unknown kind {spec.kind!r}; choose one of {', '.join(DatastoreKind.values)}."
     if errors:
         raise ValidationError(errors)
+    if name in RESERVED_DATASTORE_NAMES or Datastore.objects.filter(workspace=workspace, name=name).exists():
+        raise AlreadyExists({"name": f"A datastore named {name!r} already exists in {workspace.name}."})
 
     secret = {k: v for k, v in (spec.credentials or {}).items() if v}
     unknown = set(secret) - set(CREDENTIAL_FIELDS[spec.kind])
@@ -249,18 +251,21 @@ def datastore_unregister(*, datastore: Datastore) -> None:
 # Files in a datastore ---------------------------------------------------------------------------
 
 
-def datastore_upload_files(*, datastore: Datastore, folder: str, files: list[tuple[str, object]]) -> list[str]:
+def datastore_upload_files(
+    *, datastore: Datastore, folder: str, files: list[tuple[str, object]], names_field: str = "files"
+) -> list[str]:
     """Store uploaded files under `folder`; each name may hold sub-folders (a folder upload).
 
     Every path is checked before anything is written, and if any write fails the files already
-    written by this call are removed again.
+    written by this call are removed again. `names_field` is the form field a bad name is reported
+    under: "files" for the uploads' own names, "relative_paths" when the client sent those.
     """
     folder = clean_path(folder, field="path")
     if not files:
         raise ValidationError({"files": "Choose at least one file to upload."})
     targets = []
     for relative_name, upload in files:
-        relative = clean_path(relative_name, field="files", allow_root=False)
+        relative = clean_path(relative_name, field=names_field, allow_root=False)
         targets.append((join(folder, relative), upload))
     storage = datastore_storage(datastore)
     written: list[str] = []
@@ -268,7 +273,12 @@ def datastore_upload_files(*, datastore: Datastore, folder: str, files: list[tup
         for path, upload in targets:
             if hasattr(upload, "seek"):
                 upload.seek(0)
-            written.append(storage.save(path, upload))
+            try:
+                written.append(storage.save(path, upload))
+            except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+                raise ValidationError(
+                    {"files": f"{path!r} collides with an existing folder or file of the same name."}
+                ) from exc
     except BaseException:
         for path in written:
             storage.delete(path)
