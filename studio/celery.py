@@ -12,5 +12,12 @@ app.autodiscover_tasks()
 
 @worker_ready.connect
 def announce_worker(sender=None, **kwargs):
-    """A new worker reports in through the broker at once, rather than at the next heartbeat."""
-    sender.app.send_task("studio.tasks.record_worker_heartbeat")
+    """A new worker reports in at once: a compute node marks itself idle (ready for a job), the
+    studio's own worker through the broker, rather than at the next heartbeat."""
+    node_name = os.environ.get("STUDIO_NODE_NAME")
+    if node_name:
+        from compute.nodes import node_ready
+
+        node_ready(node_name, os.getpid())
+    else:
+        sender.app.send_task("studio.tasks.record_worker_heartbeat")

@@ -89,6 +89,8 @@ INSTALLED_APPS = [
     "accounts",
     "workspaces",
     "assets",
+    "compute",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -222,13 +224,15 @@ STUDIO_DEFAULT_WORKSPACE = env.str("STUDIO_DEFAULT_WORKSPACE", default="my-works
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = STUDIO_DATA_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        "polling_interval": 0.05,
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -237,8 +241,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(STUDIO_DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "studio.tasks.record_worker_heartbeat", "schedule": 15.0},
+    "dispatch-jobs": {"task": "jobs.tasks.dispatch_jobs", "schedule": 2.0},
+    "reap-lost-jobs": {"task": "jobs.tasks.reap_lost_jobs", "schedule": 5.0},
+    "discard-stale-data-uploads": {"task": "assets.data.discard_stale_uploads", "schedule": 3600.0},
 }
 STUDIO_WORKER_STALE_AFTER = env.int("STUDIO_WORKER_STALE_AFTER", default=60)
+
+# Jobs: a job whose node has not heartbeated for this long is ended by the reaper.
+STUDIO_JOB_HEARTBEAT_TIMEOUT = env.int("STUDIO_JOB_HEARTBEAT_TIMEOUT", default=30)
+# A job's stored log stops growing past this size (the job keeps running).
+STUDIO_JOB_LOG_MAX_BYTES = parse_size(env.str("STUDIO_JOB_LOG_MAX_BYTES", default="64MiB"))
+# The address jobs use to reach the studio (MLFLOW_TRACKING_URI).
+STUDIO_PUBLIC_URL = env.str("STUDIO_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -271,5 +285,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # azure-ai-ml's loaders announce their experimental classes on import.
+        "azure.ai.ml": {"level": "ERROR"},
+        "azure.ai.ml._utils._experimental": {"level": "ERROR"},
+        "azure.core.pipeline.policies.http_logging_policy": {"level": "WARNING"},
+    },
 }

@@ -81,6 +81,9 @@ def workspace_create(*, user, name: str, display_name: str = "", description: st
                     created_by=user,
                 )
             Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
+            from compute.services import DEFAULT_CLUSTER, cluster_create
+
+            cluster_create(workspace=workspace, user=user, name=DEFAULT_CLUSTER)
             for datastore in workspace.datastores.all():
                 storage = datastore_storage(datastore)
                 if isinstance(storage, FileSystemStorage):

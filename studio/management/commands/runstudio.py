@@ -46,6 +46,7 @@ class Command(BaseCommand):
                 "-s",
                 settings.CELERY_BEAT_SCHEDULE_FILENAME,
             ],
+            "nodes": [python, "manage.py", "nodemanager"],
         }
         if not no_worker:
             processes["worker"] = [

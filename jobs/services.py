@@ -1,0 +1,519 @@
+"""Every write to jobs: submitting, the state machine, cancel.
+
+States move only by conditional UPDATEs (`_transition`), so two processes that race (a node and the
+reaper, a cancel and a finish, a duplicate delivery) cannot both win.
+"""
+
+import io
+import tarfile
+import uuid
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from assets import references
+from assets.models import DataAsset, Environment, Model
+from compute.models import ComputeCluster
+from studio.errors import AlreadyExists
+from workspaces.models import Workspace
+from workspaces.paths import clean_path, join, parse_datastore_uri
+from workspaces.selectors import datastore_by_name, default_datastore
+from workspaces.storage import datastore_storage
+
+from .models import ACTIVE, TERMINAL, Experiment, Job, JobStatus, JobStatusEvent
+from .names import generate_job_name
+from .spec import CommandJobSpec, _is_local, parse_command_job
+
+MAX_ARCHIVE_FILES = 10_000
+MAX_ARCHIVE_BYTES = 2 * 1024**3
+MODEL_TYPES = {"mlflow_model", "custom_model", "triton_model"}
+
+
+# -- the state machine ----------------------------------------------------------------------------------
+
+
+def _transition(job_id: int, *, to: str, allowed_from, message: str = "", **fields) -> bool:
+    """Move the job to `to` if it is in one of `allowed_from`; record the event. True if it moved."""
+    now = timezone.now()
+    with transaction.atomic():
+        moved = Job.objects.filter(pk=job_id, status__in=list(allowed_from)).update(status=to, **fields)
+        if moved:
+            JobStatusEvent.objects.create(job_id=job_id, status=to, message=message[:2000])
+            if to in TERMINAL:
+                Job.objects.filter(pk=job_id, ended_at__isnull=True).update(ended_at=now)
+                _revoke_job_tokens(job_id)
+    return bool(moved)
+
+
+def job_claim(*, job_id: int, node) -> bool:
+    """A node takes a Queued job; a duplicate delivery finds it taken and does nothing."""
+    return bool(
+        Job.objects.filter(pk=job_id, status=JobStatus.QUEUED, node__isnull=True).update(
+            node=node, attempt=F("attempt") + 1, heartbeat_at=timezone.now()
+        )
+    )
+
+
+def job_mark_running(*, job_id: int, pgid: int, hostname: str) -> bool:
+    return _transition(
+        job_id,
+        to=JobStatus.RUNNING,
+        allowed_from=[JobStatus.QUEUED],
+        message=f"Running on {hostname}",
+        pgid=pgid,
+        hostname=hostname,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
+
+
+def job_heartbeat(*, job_id: int) -> str | None:
+    """Record that the node is alive; returns the job's status (None if it was ended elsewhere)."""
+    Job.objects.filter(pk=job_id, status__in=ACTIVE).update(heartbeat_at=timezone.now())
+    status = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
+    return None if status in TERMINAL else status
+
+
+def job_set_finalizing(*, job_id: int) -> bool:
+    return _transition(
+        job_id,
+        to=JobStatus.FINALIZING,
+        allowed_from=[JobStatus.RUNNING, JobStatus.CANCEL_REQUESTED],
+        message="Uploading outputs",
+    )
+
+
+def job_finish(*, job_id: int, status: str, reason: str = "", exit_code: int | None = None) -> bool:
+    fields = {"status_reason": reason}
+    if exit_code is not None:
+        fields["exit_code"] = exit_code
+    return _transition(job_id, to=status, allowed_from=ACTIVE, message=reason, **fields)
+
+
+def job_cancel(*, job: Job) -> Job:
+    """Cancel: a job not yet on a node ends at once; a running one is stopped by its node."""
+    if job.is_terminal:
+        raise ValidationError({"status": f"{job.name} has already ended ({job.status})."})
+    pre_run = [JobStatus.NOT_STARTED, JobStatus.STARTING, JobStatus.PREPARING]
+    if not _transition(
+        job.pk,
+        to=JobStatus.CANCELED,
+        allowed_from=pre_run,
+        message="Canceled by a user.",
+        status_reason="Canceled by a user.",
+    ):
+        if not Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED, node__isnull=True).exists() or not _transition(
+            job.pk,
+            to=JobStatus.CANCELED,
+            allowed_from=[JobStatus.QUEUED],
+            message="Canceled by a user.",
+            status_reason="Canceled by a user.",
+            node=None,
+        ):
+            _transition(
+                job.pk,
+                to=JobStatus.CANCEL_REQUESTED,
+                allowed_from=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FINALIZING],
+                message="Cancel requested by a user.",
+            )
+    job.refresh_from_db()
+    return job
+
+
+def reap_lost_jobs(*, timeout_seconds: int | None = None) -> list[str]:
+    """End jobs whose node stopped heartbeating; kill their process group if it is on this host."""
+    import os
+    import signal
+    import socket
+
+    timeout_seconds = timeout_seconds or settings.STUDIO_JOB_HEARTBEAT_TIMEOUT
+    cutoff = timezone.now() - timedelta(seconds=timeout_seconds)
+    reaped = []
+    lost = Job.objects.filter(
+        status__in=[JobStatus.RUNNING, JobStatus.FINALIZING, JobStatus.CANCEL_REQUESTED], heartbeat_at__lt=cutoff
+    ).exclude(node__isnull=True, status=JobStatus.CANCEL_REQUESTED, pgid__isnull=True)
+    for job in lost:
+        canceled = job.status == JobStatus.CANCEL_REQUESTED
+        reason = (
+            "Canceled; its node stopped responding before it confirmed."
+            if canceled
+            else f"The node running this job stopped responding (no heartbeat for {timeout_seconds} s): "
+            "its worker process was lost."
+        )
+        if _transition(
+            job.pk,
+            to=JobStatus.CANCELED if canceled else JobStatus.FAILED,
+            allowed_from=[job.status],
+            message=reason,
+            status_reason=reason,
+        ):
+            reaped.append(job.name)
+            if job.pgid and job.hostname == socket.gethostname():
+                try:
+                    os.killpg(job.pgid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+    return reaped
+
+
+# -- job tokens ----------------------------------------------------------------------------------------
+
+
+def job_token_create(*, job: Job) -> str:
+    """MLFLOW_TRACKING_TOKEN for the job: the submitter's rights in this workspace, while it runs."""
+    from accounts.services import token_create
+
+    token, raw = token_create(user=job.created_by, name=f"job {job.name}")
+    token.workspace = job.workspace
+    token.job_name = job.name
+    token.save(update_fields=["workspace", "job_name"])
+    return raw
+
+
+def _revoke_job_tokens(job_id: int) -> None:
+    from accounts.models import ApiToken
+
+    job = Job.objects.filter(pk=job_id).values("workspace_id", "name").first()
+    if job:
+        ApiToken.objects.filter(workspace_id=job["workspace_id"], job_name=job["name"], revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+
+
+# -- environments ----------------------------------------------------------------------------------------
+
+
+def environment_python(job: Job) -> Path | None:
+    """The interpreter of the job's built environment."""
+    from assets.environments import envbuild
+
+    build = job.environment.build if job.environment else None
+    if build is None:
+        return None
+    return envbuild.python_path(build.spec_hash)
+
+
+def _environment_ready(environment: Environment) -> str | None:
+    """'ready', 'failed' or None (still building)."""
+    build = environment.build
+    if build is None:
+        return None
+    if build.status == "Succeeded":
+        return "ready"
+    if build.status == "Failed":
+        return "failed"
+    return None
+
+
+ANONYMOUS_ENVIRONMENT = "CliV2AnonymousEnvironment"
+
+
+def _resolve_environment(*, workspace: Workspace, user, value, conda_upload: str | None = None) -> Environment:
+    """An asset reference, or an inline `image` (+ `conda_file`) as Azure ML's anonymous environments:
+    one version per distinct spec, its version the spec's hash."""
+    import hashlib
+
+    import yaml
+
+    from assets.environments import services as env_services
+
+    if isinstance(value, str):
+        return references.resolve(workspace=workspace, kind="environments", ref=value, field="environment")
+    if not isinstance(value, dict) or not value.get("image"):
+        raise ValidationError({"environment": "Give an environment reference (azureml:name:version) or an image."})
+    image = str(value["image"])
+    conda = value.get("conda_file")
+    if isinstance(conda, dict):
+        conda_text = yaml.safe_dump(conda, sort_keys=False)
+    elif isinstance(conda, str) and conda.strip():
+        if conda_upload is None:
+            raise ValidationError(
+                {
+                    "environment.conda_file": f"{conda!r} is a local file: send its content as the "
+                    "multipart part `conda_file`."
+                }
+            )
+        conda_text = conda_upload
+    else:
+        conda_text = ""
+    version = hashlib.sha256(f"{image}\n{conda_text}".encode()).hexdigest()[:30]
+    existing = Environment.objects.filter(workspace=workspace, name=ANONYMOUS_ENVIRONMENT, version=version).first()
+    if existing:
+        return existing
+    return env_services.environment_create(
+        workspace=workspace,
+        user=user,
+        name=ANONYMOUS_ENVIRONMENT,
+        version=version,
+        image=image,
+        conda_file=conda_text,
+        tags={},
+        description="Created for a job's inline environment.",
+    )
+
+
+def _ensure_building(environment: Environment) -> None:
+    from assets.environments import services as env_services
+    from assets.environments.specs import ResolvedSpec
+
+    if environment.build is None:
+        env_services.environment_build_start(environment=environment)
+    elif environment.build.status == "NotStarted":
+        env_services.environment_build_for_spec(spec=ResolvedSpec.from_dict(environment.build.spec))
+
+
+# -- submitting ------------------------------------------------------------------------------------------
+
+
+def _safe_extract(archive, target_storage, prefix: str) -> int:
+    """Store a zip or tar.gz of the code folder under `prefix`; every member name is checked."""
+    data = archive.read() if hasattr(archive, "read") else archive
+    buffer = io.BytesIO(data)
+    members: list[tuple[str, bytes]] = []
+    total = 0
+    if zipfile.is_zipfile(buffer):
+        with zipfile.ZipFile(buffer) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            if len(infos) > MAX_ARCHIVE_FILES:
+                raise ValidationError({"code": f"The code archive has more than {MAX_ARCHIVE_FILES} files."})
+            for info in infos:
+                total += info.file_size
+                if total > MAX_ARCHIVE_BYTES:
+                    raise ValidationError({"code": "The code archive unpacks to more than 2 GiB."})
+                members.append((clean_path(info.filename, field="code", allow_root=False), zf.read(info)))
+    else:
+        buffer.seek(0)
+        try:
+            with tarfile.open(fileobj=buffer, mode="r:*") as tf:
+                for info in tf.getmembers():
+                    if not info.isfile():
+                        continue
+                    total += info.size
+                    if len(members) >= MAX_ARCHIVE_FILES or total > MAX_ARCHIVE_BYTES:
+                        raise ValidationError({"code": "The code archive is too large."})
+                    members.append((clean_path(info.name, field="code", allow_root=False), tf.extractfile(info).read()))
+        except tarfile.TarError as exc:
+            raise ValidationError({"code": "The code archive must be a .zip or .tar.gz file."}) from exc
+    for name, content in members:
+        target_storage.save(join(prefix, name), File(io.BytesIO(content), name=name))
+    return len(members)
+
+
+def _resolve_data_input(*, workspace: Workspace, name: str, binding, uploads: dict) -> dict:
+    path = binding.path
+    field = f"inputs.{name}.path"
+    mode = binding.mode or ("ro_mount" if binding.type != "uri_file" else "ro_mount")
+    if isinstance(path, str) and path.startswith("azureml://datastores/"):
+        ds_name, ds_path = parse_datastore_uri(path, field=field)
+        if datastore_by_name(workspace=workspace, name=ds_name) is None:
+            raise ValidationError({field: f"No datastore named {ds_name!r} in {workspace.name}."})
+        return {"type": binding.type, "mode": mode, "datastore": ds_name, "path": ds_path, "uri": path, "asset": ""}
+    if isinstance(path, str) and path.startswith("azureml:"):
+        kind = "models" if binding.type in MODEL_TYPES else "data"
+        asset = references.resolve(workspace=workspace, kind=kind, ref=path, field=field)
+        assert isinstance(asset, DataAsset | Model)
+        return {
+            "type": binding.type,
+            "mode": mode,
+            "datastore": asset.datastore.name,
+            "path": asset.path,
+            "uri": asset.datastore.uri(asset.path),
+            "asset": asset.reference,
+        }
+    if _is_local(path):
+        upload = uploads.get(name)
+        if upload is None:
+            raise ValidationError(
+                {
+                    field: f"{path!r} is a local path: send its file (or a zip of the folder) "
+                    f"as the multipart part `inputs.{name}`."
+                }
+            )
+        blobstore = default_datastore(workspace=workspace)
+        prefix = f"LocalUpload/{uuid.uuid4().hex}"
+        storage = datastore_storage(blobstore)
+        base = clean_path(Path(path).name or name, field=field, allow_root=False)
+        if binding.type == "uri_file":
+            stored = storage.save(join(prefix, base), upload)
+        else:
+            _safe_extract(upload, storage, join(prefix, base))
+            stored = join(prefix, base)
+        return {
+            "type": binding.type,
+            "mode": mode,
+            "datastore": blobstore.name,
+            "path": stored,
+            "uri": blobstore.uri(stored),
+            "asset": "",
+        }
+    raise ValidationError(
+        {
+            field: f"Unsupported path {path!r}: use azureml://datastores/..., an asset reference "
+            "(azureml:name:version) or a local path."
+        }
+    )
+
+
+def _resolve_outputs(*, workspace: Workspace, job_name: str, spec: CommandJobSpec) -> dict:
+    outputs = {}
+    for name, binding in spec.outputs.items():
+        field = f"outputs.{name}.path"
+        if binding.path:
+            ds_name, ds_path = parse_datastore_uri(binding.path, field=field)
+            if datastore_by_name(workspace=workspace, name=ds_name) is None:
+                raise ValidationError({field: f"No datastore named {ds_name!r} in {workspace.name}."})
+        else:
+            ds_name, ds_path = "workspaceblobstore", f"azureml/{job_name}/{name}"
+        outputs[name] = {
+            "type": binding.type,
+            "mode": binding.mode or "rw_mount",
+            "datastore": ds_name,
+            "path": ds_path,
+            "uri": f"azureml://datastores/{ds_name}/paths/{ds_path}/",
+        }
+    return outputs
+
+
+def job_submit(
+    *,
+    workspace: Workspace,
+    user,
+    yaml_text: str,
+    code_archive=None,
+    input_uploads: dict | None = None,
+    conda_file: str | None = None,
+    overrides: dict | None = None,
+) -> Job:
+    """Validate, resolve and store a command job; queue it on its cluster once its environment is built.
+
+    Nothing is created when anything in the spec is wrong.
+    """
+    spec = parse_command_job(yaml_text)
+    for key, value in (overrides or {}).items():
+        setattr(spec, key, value)
+    input_uploads = input_uploads or {}
+    errors = {}
+    name = spec.name or generate_job_name()
+    if spec.name:
+        try:
+            Job._meta.get_field("name").run_validators(name)
+        except ValidationError as exc:
+            errors["name"] = exc.messages[0]
+        if Job.objects.filter(workspace=workspace, name=name).exists():
+            raise AlreadyExists({"name": f"A job named {name!r} already exists in {workspace.name}."})
+    compute_name = spec.compute or "cpu-cluster"
+    cluster = ComputeCluster.objects.filter(workspace=workspace, name=compute_name).first()
+    if cluster is None:
+        errors["compute"] = f"No compute named {compute_name!r} in {workspace.name}."
+    if spec.code and code_archive is None:
+        errors["code"] = f"The spec names code {spec.code!r}: send the folder as a .zip or .tar.gz in the part `code`."
+    if errors:
+        raise ValidationError(errors)
+    environment = _resolve_environment(workspace=workspace, user=user, value=spec.environment, conda_upload=conda_file)
+
+    # Files first (nothing in the database yet); a failure removes them again.
+    artifacts = workspace.datastores.get(name="workspaceartifactstore")
+    art_storage = datastore_storage(artifacts)
+    code_path = f"ExperimentRun/dcid.{name}/code" if code_archive is not None else ""
+    data_inputs = {}
+    try:
+        if code_archive is not None:
+            _safe_extract(code_archive, art_storage, code_path)
+        for input_name, binding in spec.data_inputs.items():
+            data_inputs[input_name] = _resolve_data_input(
+                workspace=workspace, name=input_name, binding=binding, uploads=input_uploads
+            )
+        outputs = _resolve_outputs(workspace=workspace, job_name=name, spec=spec)
+        with transaction.atomic():
+            experiment, _ = Experiment.objects.get_or_create(
+                workspace=workspace, name=spec.experiment_name or _default_experiment(spec)
+            )
+            job = Job.objects.create(
+                workspace=workspace,
+                name=name,
+                display_name=spec.display_name,
+                experiment=experiment,
+                description=spec.description,
+                tags=spec.tags,
+                yaml=yaml_text,
+                command=spec.command,
+                code_path=code_path,
+                compute=cluster,
+                environment=environment,
+                timeout=spec.timeout,
+                created_by=user,
+                spec={
+                    "literal_inputs": spec.literal_inputs,
+                    "data_inputs": data_inputs,
+                    "outputs": outputs,
+                    "environment_variables": spec.environment_variables,
+                    "compute": cluster.name,
+                    "environment": environment.reference,
+                },
+            )
+            JobStatusEvent.objects.create(job=job, status=JobStatus.NOT_STARTED, message="Submitted")
+    except BaseException:
+        from workspaces.storage import delete_tree, path_exists
+
+        if code_path and path_exists(art_storage, code_path):
+            delete_tree(art_storage, code_path)
+        raise
+    _transition(job.pk, to=JobStatus.STARTING, allowed_from=[JobStatus.NOT_STARTED], message="Code snapshot stored")
+    _transition(
+        job.pk,
+        to=JobStatus.PREPARING,
+        allowed_from=[JobStatus.STARTING],
+        message=f"Environment {environment.reference}",
+    )
+    job_dispatch(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def _default_experiment(spec: CommandJobSpec) -> str:
+    if spec.code and spec.code not in (".", "./"):
+        return Path(str(spec.code).rstrip("/")).name or "Default"
+    return "Default"
+
+
+def job_dispatch(*, job_id: int) -> None:
+    """Preparing -> Queued once the environment is built (starting its build if needed), and send
+    the job to its cluster's queue; a failed build fails the job."""
+    from .tasks import run_job
+
+    job = Job.objects.select_related("environment__build", "compute__workspace").get(pk=job_id)
+    if job.status != JobStatus.PREPARING:
+        return
+    state = _environment_ready(job.environment)
+    if state is None:
+        _ensure_building(job.environment)
+        return
+    if state == "failed":
+        job_finish(
+            job_id=job.pk,
+            status=JobStatus.FAILED,
+            reason=f"The environment {job.environment.reference} failed to build: {job.environment.build.error}",
+        )
+        return
+    if _transition(
+        job.pk,
+        to=JobStatus.QUEUED,
+        allowed_from=[JobStatus.PREPARING],
+        message=f"Waiting for a node of {job.compute.name}",
+    ):
+        queue = job.compute.queue
+        transaction.on_commit(lambda: run_job.apply_async(args=[job.pk], queue=queue))
+
+
+def job_nudge(*, job: Job) -> None:
+    """Send a Queued job's message again (a lost message; duplicates are harmless)."""
+    from .tasks import run_job
+
+    run_job.apply_async(args=[job.pk], queue=job.compute.queue)
