@@ -1,0 +1,78 @@
+"""Reads of jobs and experiments, always within one workspace."""
+
+from datetime import datetime
+
+from django.db.models import Count, Max, Q, QuerySet
+
+from workspaces.models import Workspace
+
+from .models import Experiment, Job, JobStatusEvent
+
+SORTS = {
+    "created": "created_at",
+    "-created": "-created_at",
+    "name": "name",
+    "-name": "-name",
+    "status": "status",
+    "-status": "-status",
+    "duration": "ended_at",
+    "-duration": "-ended_at",
+    "display_name": "display_name",
+    "-display_name": "-display_name",
+}
+
+
+def jobs_for_workspace(
+    *,
+    workspace: Workspace,
+    status: list[str] | None = None,
+    experiment: str | None = None,
+    compute: str | None = None,
+    tag: str | None = None,
+    search: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    sort: str = "-created",
+    include_children: bool = False,
+) -> QuerySet[Job]:
+    """Jobs, newest first by default. `tag` is `key` or `key=value`; `search` matches name or display name."""
+    jobs = Job.objects.filter(workspace=workspace).select_related("experiment", "compute", "created_by")
+    if not include_children:
+        jobs = jobs.filter(parent__isnull=True)
+    if status:
+        jobs = jobs.filter(status__in=status)
+    if experiment:
+        jobs = jobs.filter(experiment__name=experiment)
+    if compute:
+        jobs = jobs.filter(compute__name=compute)
+    if tag:
+        key, _, value = tag.partition("=")
+        jobs = jobs.filter(**{f"tags__{key}": value}) if value else jobs.filter(tags__has_key=key)
+    if search:
+        jobs = jobs.filter(Q(name__icontains=search) | Q(display_name__icontains=search))
+    if created_after:
+        jobs = jobs.filter(created_at__gte=created_after)
+    if created_before:
+        jobs = jobs.filter(created_at__lt=created_before)
+    return jobs.order_by(SORTS.get(sort, "-created_at"), "-pk")
+
+
+def job_by_name(*, workspace: Workspace, name: str) -> Job | None:
+    return (
+        Job.objects.filter(workspace=workspace, name=name)
+        .select_related("experiment", "compute", "environment__build", "created_by", "node", "parent")
+        .first()
+    )
+
+
+def job_events(*, job: Job) -> QuerySet[JobStatusEvent]:
+    return job.events.order_by("at", "pk")
+
+
+def experiments_for_workspace(*, workspace: Workspace) -> QuerySet[Experiment]:
+    """Experiments with their job count and latest job time, most recently used first."""
+    return (
+        Experiment.objects.filter(workspace=workspace)
+        .annotate(job_count=Count("jobs"), last_job_at=Max("jobs__created_at"))
+        .order_by("-last_job_at", "name")
+    )
