@@ -3,7 +3,9 @@ from django.core.exceptions import BadRequest, ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from . import selectors, services
 from .access import user_view, workspace_view
@@ -116,6 +118,7 @@ def datastore_register(request, access):
 
 
 @workspace_view(read=Perm.DATA_READ)
+@vary_on_headers("HX-Request")
 def datastore_detail(request, access, datastore):
     datastore = _datastore_or_404(access, datastore)
     path = _path_or_400(request.GET.get("path", ""), request)
@@ -156,13 +159,15 @@ def datastore_upload(request, access, datastore):
     datastore = _datastore_or_404(access, datastore)
     uploads = request.FILES.getlist("files")
     names = request.POST.getlist("relative_paths")
+    names_field = "relative_paths"
     if len(names) != len(uploads):
-        names = [upload.name for upload in uploads]
+        names, names_field = [upload.name for upload in uploads], "files"
     try:
         written = services.datastore_upload_files(
             datastore=datastore,
             folder=request.POST.get("path", ""),
             files=list(zip(names, uploads, strict=True)),
+            names_field=names_field,
         )
     except ValidationError as exc:
         return JsonResponse(
@@ -222,8 +227,12 @@ def datastore_delete_path(request, access, datastore):
         messages.error(request, "; ".join(exc.messages))
     else:
         messages.success(request, f"Deleted {path} ({count} file{'s' if count != 1 else ''}).")
-    parent = path.rsplit("/", 1)[0] if "/" in path else ""
-    return redirect(reverse("datastore_detail", args=[access.workspace.name, datastore.name]) + f"?path={parent}")
+    try:
+        parent = clean_path(path).rpartition("/")[0]
+    except ValidationError:
+        parent = ""  # a refused path: back to the datastore's root, not to the bad path's folder
+    listing = reverse("datastore_detail", args=[access.workspace.name, datastore.name])
+    return redirect(f"{listing}?{urlencode({'path': parent})}")
 
 
 @workspace_view(read=Perm.DATASTORE_WRITE, write=Perm.DATASTORE_WRITE)

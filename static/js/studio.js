@@ -42,6 +42,11 @@
     });
   });
 
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-dismiss]");
+    if (button) button.parentElement.hidden = true;
+  });
+
   document.addEventListener("submit", function (event) {
     const form = event.target.closest("form[data-confirm]");
     if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
@@ -83,10 +88,12 @@
     const box = document.querySelector(".upload-progress");
     const bar = box.querySelector(".progress-bar");
     const label = box.querySelector(".progress-label");
+    const what = files.length === 1 ? files[0].name : files.length + " files";
     box.hidden = false;
     box.removeAttribute("data-done");
+    box.removeAttribute("data-percent");
     bar.style.width = "0%";
-    label.textContent = "Uploading " + files.length + " file" + (files.length > 1 ? "s" : "") + " (" + humanSize(total) + ")…";
+    label.textContent = "Uploading " + what + " (" + humanSize(total) + ")…";
 
     const xhr = new XMLHttpRequest();
     xhr.open("POST", input.getAttribute("data-upload-url"));
@@ -96,14 +103,14 @@
       const pct = Math.round((e.loaded / e.total) * 100);
       bar.style.width = pct + "%";
       box.setAttribute("data-percent", pct);
-      label.textContent = pct + "% of " + humanSize(e.total);
+      label.textContent = "Uploading " + what + ": " + pct + "% of " + humanSize(e.total);
     });
     xhr.addEventListener("load", function () {
       let body = {};
       try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
       if (xhr.status >= 200 && xhr.status < 300) {
         bar.style.width = "100%";
-        label.textContent = "Uploaded " + body.uploaded.length + " file" + (body.uploaded.length > 1 ? "s" : "");
+        label.textContent = "Uploaded " + body.uploaded.length + " file" + (body.uploaded.length > 1 ? "s" : "") + " (" + humanSize(total) + ")";
         box.setAttribute("data-done", "ok");
         toast(label.textContent);
         refreshListing();
