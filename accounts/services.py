@@ -43,7 +43,10 @@ def user_create(*, username: str, password: str, email: str = "", is_admin: bool
         validate_password(password, user=candidate)
     except ValidationError as exc:
         raise ValidationError({"password": exc.messages}) from exc
-    User.username_validator(username)
+    try:
+        User.username_validator(username)
+    except ValidationError as exc:
+        raise ValidationError({"username": exc.messages}) from exc
     if is_admin:
         return User.objects.create_superuser(username=username, email=email, password=password)
     return User.objects.create_user(username=username, email=email, password=password)

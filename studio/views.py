@@ -1,6 +1,7 @@
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
 
 from workspaces.access import public_view, user_view
 from workspaces.selectors import workspace_access, workspaces_for_user
@@ -27,6 +28,8 @@ def home(request):
 
 
 class SchemaView(SpectacularAPIView):
+    permission_classes = [IsAuthenticated]  # drf-spectacular serves the schema to anyone by default
+
     @classmethod
     def as_view(cls, **initkwargs):
         view = super().as_view(**initkwargs)
@@ -35,6 +38,8 @@ class SchemaView(SpectacularAPIView):
 
 
 class DocsView(SpectacularSwaggerView):
+    permission_classes = [IsAuthenticated]
+
     @classmethod
     def as_view(cls, **initkwargs):
         view = super().as_view(**initkwargs)

@@ -96,7 +96,9 @@ class WorkspaceAPIView(APIView):
         if access is None:
             raise exceptions.NotFound(f"No workspace named {kwargs.get('workspace')!r}.")
         perm = self.read_permission if request.method in SAFE_METHODS else self.write_permission
-        if perm is None or not access.allows(perm):
+        if perm is None:
+            raise exceptions.MethodNotAllowed(request.method)
+        if not access.allows(perm):
             raise exceptions.PermissionDenied(
                 f"Your role ({access.role_label}) in {access.workspace.name} does not allow this."
             )

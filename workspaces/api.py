@@ -156,14 +156,18 @@ class DatastoreFilesApi(_DatastoreApi):
     def post(self, request, workspace, datastore):
         ds = self.get_datastore(datastore)
         uploads = request.FILES.getlist("files")
-        names = request.data.getlist("relative_paths") or [u.name for u in uploads]
+        relative_paths = request.data.getlist("relative_paths")
+        names = relative_paths or [u.name for u in uploads]
         if len(names) != len(uploads):
             from django.core.exceptions import ValidationError
 
             raise ValidationError({"relative_paths": "Give one relative path per file, or none."})
         folder = request.data.get("path", request.query_params.get("path", ""))
         written = services.datastore_upload_files(
-            datastore=ds, folder=folder, files=list(zip(names, uploads, strict=True))
+            datastore=ds,
+            folder=folder,
+            files=list(zip(names, uploads, strict=True)),
+            names_field="relative_paths" if relative_paths else "files",
         )
         return Response({"uploaded": written}, status=status.HTTP_201_CREATED)
 

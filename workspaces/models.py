@@ -65,7 +65,7 @@ class Datastore(models.Model):
     endpoint = models.CharField(max_length=255, blank=True)
     root = models.CharField(max_length=1024, blank=True, help_text="Folder or prefix inside it")
     is_default = models.BooleanField(default=False)
-    credential_type = models.CharField(max_length=30, default="none")
+    credential_type = models.CharField(max_length=64, default="none")  # e.g. "access_key_id+secret_access_key"
     credentials_encrypted = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
