@@ -23,7 +23,11 @@ def user_for_token(raw: str):
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    user = token.user
+    # A job's token (MLFLOW_TRACKING_TOKEN) reaches only the job's workspace: workspace selectors
+    # read this mark (workspaces.selectors.workspace_access).
+    user.token_workspace_id = token.workspace_id
+    return user
 
 
 def origin_allowed(request) -> bool:

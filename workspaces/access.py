@@ -112,7 +112,13 @@ class WorkspaceAPIView(APIView):
 
 
 class UserAPIView(APIView):
-    """An API view for any authenticated user (permission IsAuthenticated by default)."""
+    """An API view for any authenticated user (permission IsAuthenticated by default); a job's
+    token, which reaches only its workspace, is refused here."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if getattr(request.user, "token_workspace_id", None):
+            raise exceptions.PermissionDenied("A job's token can only be used inside its workspace.")
 
     @classmethod
     def as_view(cls, **initkwargs):

@@ -21,12 +21,18 @@ class WorkspaceAccess:
         return Role(self.role).label
 
 
+def _token_workspace(user) -> int | None:
+    """The one workspace a job-scoped token may reach (None for sessions and personal tokens)."""
+    return getattr(user, "token_workspace_id", None)
+
+
 def workspaces_for_user(*, user):
     if not user.is_authenticated:
         return Workspace.objects.none()
-    if user.is_superuser:
-        return Workspace.objects.all()
-    return Workspace.objects.filter(memberships__user=user)
+    workspaces = Workspace.objects.all() if user.is_superuser else Workspace.objects.filter(memberships__user=user)
+    if _token_workspace(user):
+        workspaces = workspaces.filter(pk=_token_workspace(user))
+    return workspaces
 
 
 def workspace_access(*, user, name: str) -> WorkspaceAccess | None:
@@ -34,7 +40,7 @@ def workspace_access(*, user, name: str) -> WorkspaceAccess | None:
     if not user.is_authenticated:
         return None
     workspace = Workspace.objects.filter(name=name).first()
-    if workspace is None:
+    if workspace is None or (_token_workspace(user) and workspace.pk != _token_workspace(user)):
         return None
     if user.is_superuser:
         return WorkspaceAccess(workspace=workspace, role=Role.OWNER)
