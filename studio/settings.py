@@ -156,6 +156,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = STUDIO_DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic fills it for production; WhiteNoise also serves from the finders
 WHITENOISE_USE_FINDERS = True
 
 # Storage. "workspaces" is the backend that holds every workspace's storage account: a local
