@@ -2,8 +2,12 @@ import os
 
 from celery import Celery
 from celery.signals import worker_ready
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
+
+# The embedded broker: kombu's filesystem transport with atomic message files (studio/broker.py).
+TRANSPORT_ALIASES["filesystem"] = "studio.broker:Transport"
 
 app = Celery("studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
