@@ -8,14 +8,14 @@ import argparse
 import os
 import sys
 
-from . import datastore, output, workspace
+from . import component, compute, data, datastore, environment, job, model, output, workspace
 from .client import StudioClient
 from .commands import Context, HelpFormatter
 from .errors import CliError, UsageError
 from .version import __version__
 
 # One module per command group; each has register(groups).
-GROUPS = [workspace, datastore]
+GROUPS = [workspace, datastore, data, environment, model, component, job, compute]
 
 DESCRIPTION = """\
 The command line of the studio, in the shape of Azure's `az ml`: manage workspaces, datastores

@@ -1,3 +1,17 @@
-from django.urls import path  # noqa: F401
+"""Mounted at /api/v1/workspaces/<workspace>/ (studio/urls.py)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import api
+
+_VERSION = "environments/<str:name>/versions/<str:version>"
+
+urlpatterns = [
+    path("environments", api.EnvironmentListApi.as_view(), name="api_environments"),
+    path("environments/<str:name>/versions", api.EnvironmentVersionListApi.as_view(), name="api_environment_versions"),
+    path(_VERSION, api.EnvironmentVersionApi.as_view(), name="api_environment_version"),
+    path(f"{_VERSION}/archive", api.EnvironmentArchiveApi.as_view(), name="api_environment_archive"),
+    path(f"{_VERSION}/restore", api.EnvironmentRestoreApi.as_view(), name="api_environment_restore"),
+    path(f"{_VERSION}/build", api.EnvironmentBuildApi.as_view(), name="api_environment_build"),
+    path(f"{_VERSION}/build-log", api.EnvironmentBuildLogApi.as_view(), name="api_environment_build_log"),
+]

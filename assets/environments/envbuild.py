@@ -1,0 +1,236 @@
+"""The one place the studio talks to `uv`: building an environment's virtualenv in the registry.
+
+Registry layout (the seed's "image in the container registry"), one folder per resolved spec:
+
+    STUDIO_DATA_DIR/registry/<spec hash>/
+        build.log           uv's output, each line timestamped; appended to by every attempt
+        requirements.txt    the resolved requirements that were installed
+        requirements.lock   what was installed, version by version (`uv pip freeze`)
+        venv/               the virtualenv; appears only once it is complete
+
+A build happens in `venv.tmp-<random>/` next to `venv/` and is renamed into place when it has
+succeeded, so a half-built virtualenv is never used. uv never downloads a Python: the version
+asked for must be one the machine has.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+
+from .specs import STUDIO_PYTHON, ResolvedSpec
+
+DEFAULT_TIMEOUT = 30 * 60  # seconds for one uv command
+_NOT_FOUND = re.compile(r"\b([A-Za-z0-9][A-Za-z0-9._-]*) was not found in the package registry")
+_NO_VERSION = re.compile(r"there (?:is|are) no versions? of ([A-Za-z0-9][A-Za-z0-9._-]*)([^\s,]*)")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    ok: bool
+    error: str = ""
+
+
+def registry_root() -> Path:
+    return Path(settings.STUDIO_DATA_DIR) / "registry"
+
+
+def build_folder(spec_hash: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f]{64}", spec_hash):
+        raise ValueError(f"Not a spec hash: {spec_hash!r}")
+    return registry_root() / spec_hash
+
+
+def log_path(spec_hash: str) -> Path:
+    return build_folder(spec_hash) / "build.log"
+
+
+def venv_path(spec_hash: str) -> Path:
+    return build_folder(spec_hash) / "venv"
+
+
+def python_path(spec_hash: str) -> Path:
+    """The interpreter a job in this environment runs with."""
+    return venv_path(spec_hash) / "bin" / "python"
+
+
+def is_built(spec_hash: str) -> bool:
+    return python_path(spec_hash).exists()
+
+
+def installed_packages(spec_hash: str) -> list[str]:
+    lock = build_folder(spec_hash) / "requirements.lock"
+    return lock.read_text().splitlines() if lock.exists() else []
+
+
+def uv_command() -> list[str]:
+    """uv from the studio's own virtualenv (beside its python), else `python -m uv`."""
+    sibling = Path(sys.executable).with_name("uv")
+    return [str(sibling)] if sibling.exists() else [sys.executable, "-m", "uv"]
+
+
+def _uv_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "PYTHONHOME")}
+    env.update(UV_PYTHON_DOWNLOADS="never", UV_PYTHON_PREFERENCE="only-system", NO_COLOR="1", UV_NO_PROGRESS="1")
+    env["COLUMNS"] = "1000"  # one log line per message; the browser wraps them
+    return env
+
+
+def _python_request(python: str) -> str:
+    """The studio's own major.minor is asked for by its interpreter's path, so uv picks that very Python."""
+    if python == STUDIO_PYTHON:
+        return str(Path(sys.executable).resolve())
+    return python
+
+
+class BuildLog:
+    """Appends timestamped lines to the build log, flushed as they come (the browser tails it)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in close()
+        self.tail: list[str] = []
+
+    def write(self, line: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        line = line.rstrip("\r\n")
+        self._file.write(f"{stamp} {line}\n")
+        self._file.flush()
+        self.tail = (self.tail + [line])[-200:]
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _run(command: list[str], *, log: BuildLog, cwd: Path, timeout: float) -> int:
+    """Run one uv command, streaming its output into the log; kill its process group at the timeout."""
+    log.write("$ " + " ".join(["uv", *command[len(uv_command()) :]]))
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=_uv_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        bufsize=1,
+        start_new_session=True,
+    )
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.write(line)
+        code = process.wait()
+    finally:
+        timer.cancel()
+    if timed_out.is_set():
+        log.write(f"Stopped: the command took longer than {int(timeout)} seconds.")
+        return -1
+    return code
+
+
+def explain_failure(tail: list[str], spec: ResolvedSpec) -> str:
+    """A sentence naming what went wrong, from uv's last lines."""
+    text = " ".join(line.strip() for line in tail)  # uv wraps long messages; rejoin them
+    missing = _NOT_FOUND.findall(text)
+    if missing:
+        messages = []
+        for name in dict.fromkeys(missing):
+            conda_name = spec.from_conda.get(name) or spec.from_conda.get(name.lower())
+            if conda_name:
+                messages.append(f"Package '{conda_name}' from conda_file has no PyPI equivalent.")
+            else:
+                messages.append(f"Package '{name}' was not found on the package index (PyPI).")
+        return " ".join(messages)
+    no_version = _NO_VERSION.search(text)
+    if no_version:
+        name = no_version[1]
+        origin = " (from conda_file)" if name in spec.from_conda else ""
+        return f"No version of '{name}'{origin} on the package index matches {name}{no_version[2]}."
+    if "No solution found" in text:
+        cause = next((line.strip() for line in tail if "Because" in line or "cause" in line.lower()), "")
+        return "uv found no set of package versions that satisfies the requirements. " + cause
+    last = next((line.strip() for line in reversed(tail) if line.strip().startswith("error")), "")
+    return last or "The build failed; see the build log."
+
+
+def build(spec: ResolvedSpec, *, spec_hash: str, timeout: float = DEFAULT_TIMEOUT) -> BuildResult:
+    """Build the virtualenv for `spec` into the registry; never leaves a half-built `venv/`."""
+    folder = build_folder(spec_hash)
+    folder.mkdir(parents=True, exist_ok=True)
+    log = BuildLog(log_path(spec_hash))
+    temp = folder / f"venv.tmp-{uuid.uuid4().hex[:8]}"
+    uv = uv_command()
+    started = time.monotonic()
+    try:
+        log.write(f"=== Build of environment image {spec_hash[:12]} started ===")
+        log.write(f"Python {spec.python}; {len(spec.requirements)} requirement(s)")
+        python = _python_request(spec.python)
+        find = [*uv, "python", "find", python, "--no-config"]
+        if _run(find, log=log, cwd=folder, timeout=60) != 0:
+            error = (
+                f"Python {spec.python} is not available on this studio (it runs Python {STUDIO_PYTHON}); "
+                f"the studio does not download Python interpreters. Ask for python={STUDIO_PYTHON} "
+                f"or install Python {spec.python} on the worker."
+            )
+            log.write(f"Failed: {error}")
+            return BuildResult(ok=False, error=error)
+        # Paths relative to the build folder (the working directory) keep the log readable.
+        create = [*uv, "venv", temp.name, "--python", python, "--relocatable", "--no-config"]
+        if _run(create, log=log, cwd=folder, timeout=timeout) != 0:
+            error = explain_failure(log.tail, spec)
+            log.write(f"Failed: {error}")
+            return BuildResult(ok=False, error=error)
+        requirements = folder / "requirements.txt"
+        requirements.write_text(spec.requirements_text)
+        if spec.requirements:
+            install = [*uv, "pip", "install", "--python", f"{temp.name}/bin/python", "-r", requirements.name]
+            if _run([*install, "--no-config"], log=log, cwd=folder, timeout=timeout) != 0:
+                error = explain_failure(log.tail, spec)
+                log.write(f"Failed: {error}")
+                return BuildResult(ok=False, error=error)
+        freeze = subprocess.run(
+            [*uv, "pip", "freeze", "--python", f"{temp.name}/bin/python", "--no-config"],
+            env=_uv_env(),
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        (folder / "requirements.lock").write_text(freeze.stdout)
+        target = venv_path(spec_hash)
+        if target.exists():  # a venv from an earlier build whose row was reset: replace it
+            shutil.rmtree(target)
+        os.rename(temp, target)
+        log.write(
+            f"Succeeded in {time.monotonic() - started:.1f} s: {len(installed_packages(spec_hash))} package(s) installed."
+        )
+        return BuildResult(ok=True)
+    except Exception as exc:  # noqa: BLE001 - any failure is the build's, recorded on its row
+        log.write(f"Failed: {exc}")
+        return BuildResult(ok=False, error=f"The build failed: {exc}")
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+        log.close()

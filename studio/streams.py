@@ -1,0 +1,191 @@
+"""Server-Sent Events for a growing text file: build logs now, job logs later.
+
+    @async_guard(workspace_view(read=Perm.DATA_READ))
+    async def log_events(request, access, name):
+        build = ...
+        return file_event_stream(request, path=log_file, poll=lambda: producer_state(build.pk))
+
+Each line of the file is one event whose `id` is the byte offset just after that line, so a browser's
+EventSource that reconnects (it sends `Last-Event-ID`) or a client that passes `?from=<offset>` resumes
+exactly where it stopped: no line lost, none doubled. `poll()` is a plain (sync) callable answering
+whether the producer has finished and what its status is; a changed status is sent as
+`event: status`, and once the producer has finished and the file is read to its end the stream
+sends `event: end` and closes. Comments (`: keep-alive`) keep proxies from closing a quiet stream.
+
+The view is async (the studio runs under uvicorn), so a stream holds no thread while it waits.
+"""
+
+import asyncio
+import functools
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+
+READ_CHUNK = 256 * 1024  # bytes read from the file per step, so memory stays bounded
+MAX_LINE = 16 * 1024  # a longer line (or a line with no newline at all) is sent in pieces of this size
+
+
+@dataclass(frozen=True)
+class ProducerState:
+    """What `poll()` answers: has the writer of the file finished, and its status (JSON-able) if any."""
+
+    finished: bool
+    status: Any = None
+
+
+def resume_offset(request: HttpRequest) -> int:
+    """The byte offset to start from: `Last-Event-ID` (a reconnecting EventSource), else `?from=`, else 0."""
+    for raw in (request.headers.get("Last-Event-ID"), request.GET.get("from")):
+        if raw is not None and raw.strip().isdigit():
+            return int(raw.strip())
+    return 0
+
+
+def format_event(data: str, *, event: str | None = None, event_id: int | None = None) -> str:
+    """One SSE event. CR and LF in `data` become separate `data:` lines, so the data can never
+    start a field of its own (a log line reading "\\revent: end" stays text)."""
+    head = ""
+    if event:
+        head += f"event: {event}\n"
+    if event_id is not None:
+        head += f"id: {event_id}\n"
+    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return head + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+def _read(path: Path, offset: int, size: int) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            return handle.read(size)
+    except FileNotFoundError:
+        return b""
+
+
+class FileEventStream:
+    def __init__(
+        self,
+        *,
+        path: Path,
+        poll: Callable[[], ProducerState],
+        offset: int = 0,
+        poll_interval: float = 0.5,
+        keepalive_interval: float = 15.0,
+        retry_ms: int = 2000,
+        max_line: int = MAX_LINE,
+    ):
+        self.path = Path(path)
+        self.poll: Callable[[], Awaitable[ProducerState]] = sync_to_async(_with_fresh_connection(poll))
+        self.offset = offset
+        self.poll_interval = poll_interval
+        self.keepalive_interval = keepalive_interval
+        self.retry_ms = retry_ms
+        self.max_line = max_line
+
+    def _lines(self, data: bytes, *, final: bool) -> tuple[list[str], int]:
+        """Complete lines in `data` as events, and how many bytes of it they used."""
+        events, used = [], 0
+        while True:
+            newline = data.find(b"\n", used, used + self.max_line + 1)
+            if newline >= 0:
+                line, end = data[used:newline], newline + 1
+            elif len(data) - used > self.max_line:
+                line, end = data[used : used + self.max_line], used + self.max_line
+            elif final and used < len(data):
+                line, end = data[used:], len(data)
+            else:
+                return events, used
+            used = end
+            text = line.decode("utf-8", errors="replace").removesuffix("\r")
+            events.append(format_event(text, event_id=self.offset + used))
+
+    async def events(self) -> AsyncIterator[str]:
+        yield f"retry: {self.retry_ms}\n\n"
+        last_status: Any = object()
+        last_sent = time.monotonic()
+        while True:
+            # Ask before reading: whatever was written before the producer finished is then
+            # in the file by the time it is read, so the last read misses nothing.
+            state = await self.poll()
+            if state.status != last_status:
+                last_status = state.status
+                yield format_event(json.dumps(state.status), event="status")
+                last_sent = time.monotonic()
+            while True:
+                data = await asyncio.to_thread(_read, self.path, self.offset, READ_CHUNK)
+                at_end = len(data) < READ_CHUNK
+                events, used = self._lines(data, final=state.finished and at_end)
+                if events:
+                    yield "".join(events)
+                    last_sent = time.monotonic()
+                self.offset += used
+                if at_end or not used:
+                    break
+            if state.finished:
+                yield format_event(json.dumps(state.status), event="end")
+                return
+            if time.monotonic() - last_sent >= self.keepalive_interval:
+                yield ": keep-alive\n\n"
+                last_sent = time.monotonic()
+            await asyncio.sleep(self.poll_interval)
+
+
+def _with_fresh_connection(poll: Callable[[], ProducerState]) -> Callable[[], ProducerState]:
+    """A long stream outlives CONN_MAX_AGE; drop a stale database connection before each poll."""
+
+    @functools.wraps(poll)
+    def wrapped() -> ProducerState:
+        close_old_connections()
+        return poll()
+
+    return wrapped
+
+
+def file_event_stream(
+    request: HttpRequest, *, path: Path, poll: Callable[[], ProducerState], **options
+) -> StreamingHttpResponse:
+    """An SSE response streaming `path` from the offset the request asks for (see `resume_offset`)."""
+    stream = FileEventStream(path=path, poll=poll, offset=resume_offset(request), **options)
+    response = StreamingHttpResponse(stream.events(), content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache, no-transform"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+    return response
+
+
+def async_guard(decorator):
+    """Put a sync access decorator (e.g. `workspace_view(read=...)`) in front of an async view.
+
+    The check runs in a thread; its redirect or error answers the request, otherwise the async view
+    is called with what the check would have passed to a sync view (e.g. `access`). The view keeps
+    the decorator's `studio_access` marker, so the route walk sees the same rule.
+    """
+
+    def wrap(view):
+        @decorator
+        def check(request, *args, **kwargs):
+            return _Allowed(args, kwargs)
+
+        @functools.wraps(view)
+        async def wrapped(request, *args, **kwargs):
+            outcome = await sync_to_async(check)(request, *args, **kwargs)
+            if isinstance(outcome, HttpResponseBase):
+                return outcome
+            return await view(request, *outcome.args, **outcome.kwargs)
+
+        wrapped.studio_access = check.studio_access
+        return wrapped
+
+    return wrap
+
+
+@dataclass
+class _Allowed:
+    args: tuple
+    kwargs: dict
