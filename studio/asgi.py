@@ -9,6 +9,8 @@ django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402
 
+from assets.data.asgi_chunks import ChunkUploadFastPath  # noqa: E402
 from studio.body_limit import BodySizeLimit  # noqa: E402
 
-application = BodySizeLimit(django_application, max_bytes=settings.STUDIO_MAX_UPLOAD_SIZE)
+# Upload chunks stream straight into their staging file (assets/data/asgi_chunks.py); the rest is Django.
+application = BodySizeLimit(ChunkUploadFastPath(django_application), max_bytes=settings.STUDIO_MAX_UPLOAD_SIZE)

@@ -1,3 +1,20 @@
-from django.urls import path  # noqa: F401
+"""Mounted at /workspaces/<workspace>/data/ (studio/urls.py)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.data_list, name="data_list"),
+    path("create/", views.data_create, name="data_create"),
+    path("<str:name>/", views.data_latest, name="data_latest"),
+    path("<str:name>/<str:version>/", views.data_detail, name="data_detail"),
+    path("<str:name>/<str:version>/explore/", views.data_detail, {"tab": "explore"}, name="data_explore"),
+    path("<str:name>/<str:version>/profile/", views.data_detail, {"tab": "profile"}, name="data_profile"),
+    path("<str:name>/<str:version>/files/", views.data_detail, {"tab": "files"}, name="data_files"),
+    path("<str:name>/<str:version>/download", views.data_download, name="data_download"),
+    path("<str:name>/<str:version>/edit", views.data_edit, name="data_edit"),
+    path("<str:name>/<str:version>/archive", views.data_archive, name="data_archive"),
+    path("<str:name>/<str:version>/restore", views.data_restore, name="data_restore"),
+    path("<str:name>/<str:version>/delete", views.data_delete, name="data_delete"),
+]

@@ -1,0 +1,193 @@
+/* Create a data asset from local files: each file goes to the studio in chunks through the
+   resumable upload API (POST .../data/uploads, PUT .../data/uploads/<id> with Content-Range),
+   with a progress bar; a dropped connection is retried from where the studio says the upload
+   stands. Then the asset is created from the finished uploads. */
+(function () {
+  "use strict";
+
+  const form = document.querySelector("form[data-chunked-upload]");
+  if (!form) return;
+  const base = form.getAttribute("data-api");
+  const box = form.querySelector(".upload-progress");
+  const bar = box.querySelector(".progress-bar");
+  const label = box.querySelector(".progress-label");
+  const errorBox = form.querySelector("[data-form-error]");
+  const MAX_RETRIES = 8;
+  let picked = [];
+  const finished = new Map(); // file identity -> upload id, so a second try does not send files again
+  window.dataUploadStats = { retries: 0, chunks: 0 };
+  form.setAttribute("data-ready", "");
+
+  function csrfToken() {
+    const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+    return headers["X-CSRFToken"] || "";
+  }
+
+  function humanSize(bytes) {
+    const units = ["B", "KB", "MB", "GB", "TB"];
+    let i = 0;
+    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
+    return bytes.toFixed(i ? 1 : 0) + " " + units[i];
+  }
+
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.error && body.error.message) || ("The studio answered " + status + "."));
+      this.status = status;
+      this.body = body || {};
+    }
+  }
+
+  /* XMLHttpRequest rather than fetch: it reports upload progress. Resolves {status, body};
+     rejects only when the connection fails. */
+  function send(method, url, body, headers, onProgress) {
+    return new Promise(function (resolve, reject) {
+      const xhr = new XMLHttpRequest();
+      xhr.open(method, url);
+      xhr.setRequestHeader("X-CSRFToken", csrfToken());
+      Object.entries(headers || {}).forEach(function ([k, v]) { xhr.setRequestHeader(k, v); });
+      if (onProgress) xhr.upload.addEventListener("progress", function (e) { onProgress(e.loaded); });
+      xhr.addEventListener("load", function () {
+        let parsed = null;
+        try { parsed = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+        resolve({ status: xhr.status, body: parsed });
+      });
+      xhr.addEventListener("error", function () { reject(new Error("connection lost")); });
+      xhr.addEventListener("abort", function () { reject(new Error("connection aborted")); });
+      xhr.send(body);
+    });
+  }
+
+  async function json(method, url, payload) {
+    const answer = await send(method, url, payload === undefined ? null : JSON.stringify(payload),
+      payload === undefined ? {} : { "Content-Type": "application/json" });
+    if (answer.status < 200 || answer.status >= 300) throw new ApiError(answer.status, answer.body);
+    return answer.body;
+  }
+
+  function progress(done, total) {
+    const pct = total ? Math.floor((done / total) * 100) : 100;
+    bar.style.width = pct + "%";
+    box.setAttribute("data-percent", pct);
+    label.textContent = "Uploading: " + pct + "% of " + humanSize(total);
+  }
+
+  async function uploadFile(item, reportBytes) {
+    const key = item.path + "|" + item.file.size + "|" + item.file.lastModified;
+    if (finished.has(key)) { reportBytes(item.file.size); return finished.get(key); }
+    const session = await json("POST", base + "/uploads", { file_name: item.path, size: item.file.size });
+    const url = base + "/uploads/" + session.id;
+    const size = item.file.size;
+    let received = session.received;
+    let failures = 0;
+    reportBytes(received);
+    while (received < size) {
+      const end = Math.min(received + session.chunk_size, size);
+      const start = received;
+      try {
+        const answer = await send("PUT", url, item.file.slice(start, end),
+          { "Content-Type": "application/octet-stream", "Content-Range": "bytes " + start + "-" + (end - 1) + "/" + size },
+          function (loaded) { reportBytes(start + Math.min(loaded, end - start)); });
+        if (answer.status === 200 || answer.status === 409) {
+          received = answer.body.received; // 409: the studio says where to resume
+          failures = 0;
+          window.dataUploadStats.chunks += 1;
+        } else {
+          throw new ApiError(answer.status, answer.body);
+        }
+      } catch (error) {
+        if (error instanceof ApiError || ++failures > MAX_RETRIES) throw error;
+        window.dataUploadStats.retries += 1;
+        label.textContent = "Connection lost; resuming (try " + failures + " of " + MAX_RETRIES + ")…";
+        await sleep(Math.min(250 * 2 ** failures, 8000));
+        try { received = (await json("GET", url)).received; } catch (e) { /* try the chunk again */ }
+      }
+      reportBytes(received);
+    }
+    finished.set(key, session.id);
+    return session.id;
+  }
+
+  function showErrors(error) {
+    errorBox.hidden = false;
+    errorBox.textContent = error.message;
+    form.querySelectorAll("small.error[data-js]").forEach(function (el) { el.remove(); });
+    ((error.body && error.body.error && error.body.error.details) || []).forEach(function (detail) {
+      const input = form.querySelector("[name='" + detail.field + "']");
+      if (!input) return;
+      const note = document.createElement("small");
+      note.className = "error";
+      note.setAttribute("data-js", "");
+      note.setAttribute("data-field", detail.field);
+      note.textContent = detail.message;
+      input.closest(".field").appendChild(note);
+    });
+  }
+
+  function tags(text) {
+    const out = {};
+    (text || "").split(/[,\n]/).forEach(function (item) {
+      if (!item.trim()) return;
+      const at = item.indexOf("=");
+      const key = (at < 0 ? item : item.slice(0, at)).trim();
+      out[key] = at < 0 ? "" : item.slice(at + 1).trim();
+    });
+    return out;
+  }
+
+  form.addEventListener("change", function (event) {
+    const input = event.target.closest("input[data-pick]");
+    if (!input) return;
+    picked = Array.from(input.files).map(function (file) { return { file: file, path: file.webkitRelativePath || file.name }; });
+    const total = picked.reduce(function (sum, item) { return sum + item.file.size; }, 0);
+    form.querySelector("[data-picked]").textContent = picked.length === 1
+      ? picked[0].path + " (" + humanSize(total) + ")"
+      : picked.length + " files (" + humanSize(total) + ")";
+    const type = form.querySelector("[name=type]");
+    if (input.getAttribute("data-pick") === "folder" && type.value === "uri_file") type.value = "uri_folder";
+    const name = form.querySelector("[name=name]");
+    if (!name.value && picked.length) {
+      name.value = picked[0].path.split("/")[0].replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9_.-]/g, "-");
+    }
+  });
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    errorBox.hidden = true;
+    if (!picked.length) { showErrors(new Error("Choose a file or a folder to upload.")); return; }
+    const submit = form.querySelector("[type=submit]");
+    submit.disabled = true;
+    box.hidden = false;
+    box.removeAttribute("data-done");
+    const total = picked.reduce(function (sum, item) { return sum + item.file.size; }, 0);
+    let before = 0;
+    try {
+      const uploads = [];
+      for (const item of picked) {
+        const id = await uploadFile(item, function (bytes) { progress(before + bytes, total); });
+        before += item.file.size;
+        uploads.push({ id: id, path: item.path });
+      }
+      progress(total, total);
+      label.textContent = "Uploaded " + picked.length + " file" + (picked.length > 1 ? "s" : "") + "; creating the data asset…";
+      const asset = await json("POST", base, {
+        name: form.querySelector("[name=name]").value.trim(),
+        version: form.querySelector("[name=version]").value.trim() || null,
+        type: form.querySelector("[name=type]").value,
+        description: form.querySelector("[name=description]").value,
+        tags: tags(form.querySelector("[name=tags]").value),
+        uploads: uploads,
+      });
+      box.setAttribute("data-done", "ok");
+      label.textContent = "Created " + asset.name + ":" + asset.version;
+      window.location.assign(form.getAttribute("data-detail") + encodeURIComponent(asset.name) + "/" + encodeURIComponent(asset.version) + "/");
+    } catch (error) {
+      box.setAttribute("data-done", "error");
+      label.textContent = error instanceof ApiError ? "Not created" : "Upload failed: " + error.message;
+      showErrors(error);
+      submit.disabled = false;
+    }
+  });
+})();

@@ -1,0 +1,201 @@
+"""The ASGI fast path for upload chunks (assets/data/asgi_chunks.py), driven as the web server
+drives it: it streams a chunk it can vouch for into the staging file, and hands everything else,
+untouched, to the Django route at the same URL."""
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+
+from accounts.services import token_create
+from assets.data import api as data_api
+from assets.data import uploads
+from assets.models import UploadSession
+
+from .data_support import CSV, _fast_password_hashing  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def application(monkeypatch):
+    from assets.data import asgi_chunks
+    from studio.asgi import application
+
+    # The test runs inside a transaction, which closing "old" connections would end (Django's
+    # test clients turn the same thing off for their requests).
+    monkeypatch.setattr(asgi_chunks, "close_old_connections", lambda: None)
+    return application
+
+
+@pytest.fixture
+def session(workspace, owner):
+    return uploads.upload_session_create(workspace=workspace, user=owner, file_name="iris.csv", size=len(CSV))
+
+
+@pytest.fixture
+def django_route(monkeypatch):
+    """Counts the requests that reach the Django view."""
+    calls = []
+    real = data_api.UploadApi.initial
+
+    def counting(self, request, *args, **kwargs):
+        calls.append(request.method)
+        return real(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(data_api.UploadApi, "initial", counting)
+    return calls
+
+
+def token_for(user) -> str:
+    return token_create(user=user, name="fast")[1]
+
+
+def call(application, path, body_parts, headers, *, disconnect_after=None):
+    """One request through the ASGI app: -> (status, JSON body or None)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in {"host": "localhost", **headers}.items()],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    messages = [
+        {"type": "http.request", "body": part, "more_body": i < len(body_parts) - 1}
+        for i, part in enumerate(body_parts)
+    ]
+    if disconnect_after is not None:
+        messages = messages[:disconnect_after] + [{"type": "http.disconnect"}]
+    sent = []
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await asyncio.sleep(3600)  # a client still connected; Django stops listening when it is done
+
+    async def send(message):
+        sent.append(message)
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        async_to_sync(application)(scope, receive, send)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    start = next((m for m in sent if m["type"] == "http.response.start"), None)
+    if start is None:
+        return None, None
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    is_json = any(k.lower() == b"content-type" and v.startswith(b"application/json") for k, v in start["headers"])
+    return start["status"], json.loads(body) if body and is_json else None
+
+
+def chunk_headers(token, start, end, total, **extra):
+    return {
+        "authorization": f"Bearer {token}",
+        "content-type": "application/octet-stream",
+        "content-range": f"bytes {start}-{end}/{total}",
+        "content-length": str(end - start + 1),
+        **extra,
+    }
+
+
+def url(session):
+    return f"/api/v1/workspaces/team-ws/data/uploads/{session.pk}"
+
+
+def test_a_chunk_from_a_token_client_is_streamed_without_django(application, session, owner, django_route):
+    token = token_for(owner)
+    parts = [CSV[:7], CSV[7:30], CSV[30:50]]
+    status, body = call(application, url(session), parts, chunk_headers(token, 0, 49, len(CSV)))
+    assert (status, body) == (200, {"received": 50})
+    status, body = call(application, url(session), [CSV[50:]], chunk_headers(token, 50, len(CSV) - 1, len(CSV)))
+    assert (status, body) == (200, {"received": len(CSV)})
+    assert uploads.staging_path(session.pk).read_bytes() == CSV
+    assert django_route == []
+
+
+def test_a_dropped_connection_records_nothing_and_the_upload_resumes(application, session, owner):
+    token = token_for(owner)
+    call(application, url(session), [CSV[:10]], chunk_headers(token, 0, 9, len(CSV)))
+    status, _ = call(
+        application,
+        url(session),
+        [CSV[10:20], CSV[20:30], CSV[30:60]],
+        chunk_headers(token, 10, 59, len(CSV)),
+        disconnect_after=2,
+    )
+    assert status is None
+    session.refresh_from_db()
+    assert session.received == 10
+    status, body = call(application, url(session), [CSV[10:]], chunk_headers(token, 10, len(CSV) - 1, len(CSV)))
+    assert body == {"received": len(CSV)}
+    assert uploads.staging_path(session.pk).read_bytes() == CSV
+
+
+def test_a_body_longer_than_its_range_is_refused_and_nothing_spills_past_the_chunk(application, session, owner):
+    token = token_for(owner)
+    headers = chunk_headers(token, 0, 9, len(CSV))
+    headers.pop("content-length")  # a chunked body: its length is only known at the end
+    status, body = call(application, url(session), [CSV[:8], CSV[8:40]], headers)
+    assert status == 400
+    assert body["error"]["message"].startswith("Content-Range: ")
+    assert UploadSession.objects.get().received == 0
+    assert uploads.staging_path(session.pk).stat().st_size <= 10
+
+
+def test_a_chunk_at_the_wrong_offset_is_answered_by_django_with_409(application, session, owner, django_route):
+    status, body = call(application, url(session), [CSV[5:10]], chunk_headers(token_for(owner), 5, 9, len(CSV)))
+    assert (status, body["received"]) == (409, 0)
+    assert len(django_route) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"authorization": "Bearer stu_wrong"}, id="bad-token"),
+        pytest.param({"content-type": "text/plain"}, id="text-plain"),
+        pytest.param({"origin": "https://evil.test"}, id="foreign-origin"),
+        pytest.param({"host": "evil.test"}, id="foreign-host"),
+    ],
+)
+def test_a_request_it_cannot_vouch_for_goes_to_django_which_refuses_it(
+    application, session, owner, django_route, change
+):
+    headers = {**chunk_headers(token_for(owner), 0, len(CSV) - 1, len(CSV)), **change}
+    status, _ = call(application, url(session), [CSV], headers)
+    assert status in (400, 401, 403, 415)
+    assert UploadSession.objects.get().received == 0
+    assert uploads.staging_path(session.pk).stat().st_size == 0
+
+
+def test_a_reader_is_refused_by_django(application, session, reader, django_route):
+    status, _ = call(application, url(session), [CSV], chunk_headers(token_for(reader), 0, len(CSV) - 1, len(CSV)))
+    assert status == 403
+    assert len(django_route) == 1
+
+
+def test_a_signed_in_browser_with_its_csrf_token_takes_the_fast_path(application, session, owner, django_route, client):
+    client.force_login(owner)
+    client.get("/workspaces/team-ws/data/")  # sets the CSRF cookie
+    csrf = client.cookies[settings.CSRF_COOKIE_NAME].value
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}; {settings.CSRF_COOKIE_NAME}={csrf}"
+    headers = chunk_headers("", 0, len(CSV) - 1, len(CSV), cookie=cookie, origin="http://localhost")
+    headers.pop("authorization")
+    status, _ = call(application, url(session), [CSV], {**headers, "x-csrftoken": "wrong" * 13})
+    assert status == 403 and len(django_route) == 1
+    status, body = call(application, url(session), [CSV], {**headers, "x-csrftoken": csrf})
+    assert (status, body) == (200, {"received": len(CSV)})
+    assert len(django_route) == 1
