@@ -1,3 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+_VERSION = "components/<str:name>/versions/<str:version>"
+
+urlpatterns = [
+    path("components", api.ComponentListApi.as_view(), name="api_components"),
+    path("components/<str:name>/versions", api.ComponentVersionListApi.as_view(), name="api_component_versions"),
+    path(_VERSION, api.ComponentDetailApi.as_view(), name="api_component"),
+    path(f"{_VERSION}/archive", api.ComponentArchiveApi.as_view(), name="api_component_archive"),
+    path(f"{_VERSION}/restore", api.ComponentRestoreApi.as_view(), name="api_component_restore"),
+    path(f"{_VERSION}/files", api.ComponentFilesApi.as_view(), name="api_component_files"),
+    path(f"{_VERSION}/files/content", api.ComponentFileContentApi.as_view(), name="api_component_file_content"),
+]

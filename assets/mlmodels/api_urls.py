@@ -1,3 +1,17 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("models", api.ModelListApi.as_view(), name="api_models"),
+    path("models/<str:name>/versions", api.ModelVersionListApi.as_view(), name="api_model_versions"),
+    path("models/<str:name>/versions/<str:version>", api.ModelDetailApi.as_view(), name="api_model"),
+    path("models/<str:name>/versions/<str:version>/archive", api.ModelArchiveApi.as_view(), name="api_model_archive"),
+    path("models/<str:name>/versions/<str:version>/restore", api.ModelRestoreApi.as_view(), name="api_model_restore"),
+    path("models/<str:name>/versions/<str:version>/files", api.ModelFilesApi.as_view(), name="api_model_files"),
+    path(
+        "models/<str:name>/versions/<str:version>/files/content",
+        api.ModelFileContentApi.as_view(),
+        name="api_model_file_content",
+    ),
+]

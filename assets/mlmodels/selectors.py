@@ -1,0 +1,46 @@
+"""Reads of models, always inside one workspace."""
+
+from django.db.models import Count, OuterRef, Q, Subquery
+
+from assets.models import Model
+from workspaces.models import Workspace
+
+
+def _base(workspace: Workspace):
+    return Model.objects.filter(workspace=workspace).select_related("datastore", "created_by")
+
+
+def model_list(
+    *, workspace: Workspace, name: str = "", search: str = "", include_archived: bool = False, archived_only=False
+):
+    """The newest version of each model (as Azure ML's list), or every version of `name`.
+
+    Archived versions are left out unless asked for; `search` matches names and tag values."""
+    queryset = _base(workspace)
+    if archived_only:
+        queryset = queryset.filter(is_archived=True)
+    elif not include_archived:
+        queryset = queryset.filter(is_archived=False)
+    if name:
+        return queryset.filter(name=name).order_by("-created_at", "-pk")
+    if search:
+        queryset = queryset.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    newest = queryset.filter(name=OuterRef("name")).order_by("-created_at", "-pk").values("pk")[:1]
+    counts = Model.objects.filter(workspace=workspace, name=OuterRef("name"))
+    if not include_archived and not archived_only:
+        counts = counts.filter(is_archived=False)
+    counts = counts.order_by().values("name").annotate(n=Count("pk")).values("n")
+    return queryset.filter(pk=Subquery(newest)).annotate(version_count=Subquery(counts)).order_by("name")
+
+
+def model_get(*, workspace: Workspace, name: str, version: str) -> Model | None:
+    return _base(workspace).filter(name=name, version=version).first()
+
+
+def model_versions(*, workspace: Workspace, name: str):
+    """Every version of `name`, newest first, archived ones included (marked)."""
+    return Model.objects.filter(workspace=workspace, name=name).order_by("-created_at", "-pk")
+
+
+def model_latest(*, workspace: Workspace, name: str) -> Model | None:
+    return _base(workspace).filter(name=name, is_archived=False).order_by("-created_at", "-pk").first()

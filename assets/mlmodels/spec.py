@@ -1,0 +1,141 @@
+"""Azure ML model YAML (`az ml model create -f model.yml`), validated with the official loader.
+
+$schema: https://azuremlschemas.azureedge.net/latest/model.schema.json
+name: credit-defaults
+version: 1                 # optional: the next number
+type: mlflow_model         # custom_model (default) | mlflow_model | triton_model
+path: ./model              # a local file or folder (uploaded with the YAML), or
+                           # azureml://datastores/<name>/paths/<path>
+description: A **markdown** description.
+tags: {team: risk}
+properties: {auc: "0.91"}
+"""
+
+import io
+from dataclasses import dataclass, field
+
+import yaml
+from django.core.exceptions import ValidationError
+
+from assets.yaml_errors import compose, line_of, loader_error
+
+SCHEMA_URL = "https://azuremlschemas.azureedge.net/latest/model.schema.json"
+MAX_YAML_BYTES = 256 * 1024
+
+
+@dataclass
+class ModelYaml:
+    name: str
+    version: str | None
+    type: str
+    path: str
+    description: str = ""
+    tags: dict = field(default_factory=dict)
+    properties: dict = field(default_factory=dict)
+    node: object = None  # the composed YAML, for the line of a field
+
+    @property
+    def is_local_path(self) -> bool:
+        return is_local_path(self.path)
+
+    def with_lines(self, exc: ValidationError) -> ValidationError:
+        """The same errors, each naming the line of its field in this YAML (when the field is there)."""
+        return with_lines(exc, self.node)
+
+
+def is_local_path(path: str) -> bool:
+    """A path on the user's machine (the CLI or the browser uploads it), not a URI the studio resolves."""
+    return bool(path) and "://" not in path and not path.startswith(("azureml:", "runs:", "models:"))
+
+
+def with_lines(exc: ValidationError, node) -> ValidationError:
+    if node is None or not hasattr(exc, "error_dict"):
+        return exc
+    errors = {}
+    for key, messages in exc.message_dict.items():
+        path = [p for p in key.split(".") if p]
+        if path and path[0] in {k.value for k, _ in node.value}:
+            line = line_of(node, path)
+            messages = [m if "(line " in m else f"{m.rstrip('.')} (line {line})." for m in messages]
+        errors[key] = messages
+    return exc.__class__(errors) if exc.__class__ is ValidationError else ValidationError(errors)
+
+
+MAX_YAML_VALUES = 100_000
+
+
+def compose_bounded(text: str, *, field: str = "yaml"):
+    """`compose`, refusing what would blow up once built: nesting too deep for the parser, and
+    aliases that expand to more than MAX_YAML_VALUES values (a "billion laughs") or refer to
+    themselves. The loaders and `yaml.safe_load` would build the whole expansion."""
+    try:
+        node = compose(text, field=field)
+    except RecursionError:
+        raise ValidationError({field: "The YAML is nested too deeply."})
+    sizes: dict[int, int] = {}
+    building: set[int] = set()
+
+    def size(current) -> int:
+        key = id(current)
+        if key in sizes:
+            return sizes[key]
+        if key in building:
+            raise ValidationError({field: f"The YAML refers to itself (line {current.start_mark.line + 1})."})
+        building.add(key)
+        if isinstance(current, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in current.value)
+        elif isinstance(current, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in current.value)
+        else:
+            total = 1
+        building.discard(key)
+        if total > MAX_YAML_VALUES:
+            raise ValidationError(
+                {
+                    field: f"The YAML expands to more than {MAX_YAML_VALUES:,} values (line {current.start_mark.line + 1})."
+                }
+            )
+        sizes[key] = total
+        return total
+
+    try:
+        size(node)
+    except RecursionError:
+        raise ValidationError({field: "The YAML is nested too deeply."})
+    return node
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _string_map(value) -> dict:
+    return {str(k): _text(v) for k, v in (value or {}).items()}
+
+
+def parse_model_yaml(text: str, *, field_name: str = "yaml") -> ModelYaml:
+    """Validate `text` as an Azure ML model spec; errors name the field and its line."""
+    if len(text.encode()) > MAX_YAML_BYTES:
+        raise ValidationError({field_name: f"The YAML is larger than {MAX_YAML_BYTES // 1024} KB."})
+    node = compose_bounded(text, field=field_name)
+    from azure.ai.ml import load_model  # slow to import; only needed here
+
+    try:
+        # A stream, not a file: the loader must not look at the studio's own disk for local paths.
+        load_model(source=io.StringIO(text))
+    except Exception as exc:  # noqa: BLE001 - the loader raises marshmallow and azure errors alike
+        raise loader_error(exc, node, default_field=field_name) from exc
+    raw = yaml.safe_load(text)
+    spec = ModelYaml(
+        name=_text(raw.get("name")),
+        version=_text(raw.get("version")) or None,
+        type=_text(raw.get("type") or "custom_model"),
+        path=_text(raw.get("path")),
+        description=_text(raw.get("description")),
+        tags=_string_map(raw.get("tags")),
+        properties=_string_map(raw.get("properties")),
+        node=node,
+    )
+    if not spec.path:
+        raise ValidationError({"path": f"Give the model's path (line {line_of(node, ['path'])})."})
+    return spec
