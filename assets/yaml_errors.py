@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 _JSON_START = re.compile(r"failed:\s*", re.IGNORECASE)
 
 
-def compose(text: str, *, field: str = "yaml"):
+def _compose_unbounded(text: str, *, field: str = "yaml"):
     """The YAML's node tree (positions kept). A syntax error or a document that is not a mapping is
     a ValidationError naming `field` and the line."""
     if not (text or "").strip():
@@ -36,6 +36,50 @@ def compose(text: str, *, field: str = "yaml"):
         raise ValidationError({field: f"The YAML cannot be parsed: {exc}."})
     if not isinstance(node, yaml.MappingNode):
         raise ValidationError({field: "The YAML must be a mapping of fields (name: ..., type: ..., path: ...)."})
+    return node
+
+
+MAX_YAML_VALUES = 100_000
+
+
+def compose(text: str, *, field: str = "yaml"):
+    """`compose`, refusing what would blow up once built: nesting too deep for the parser, and
+    aliases that expand to more than MAX_YAML_VALUES values (a "billion laughs") or refer to
+    themselves. The loaders and `yaml.safe_load` would build the whole expansion."""
+    try:
+        node = _compose_unbounded(text, field=field)
+    except RecursionError:
+        raise ValidationError({field: "The YAML is nested too deeply."})
+    sizes: dict[int, int] = {}
+    building: set[int] = set()
+
+    def size(current) -> int:
+        key = id(current)
+        if key in sizes:
+            return sizes[key]
+        if key in building:
+            raise ValidationError({field: f"The YAML refers to itself (line {current.start_mark.line + 1})."})
+        building.add(key)
+        if isinstance(current, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in current.value)
+        elif isinstance(current, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in current.value)
+        else:
+            total = 1
+        building.discard(key)
+        if total > MAX_YAML_VALUES:
+            raise ValidationError(
+                {
+                    field: f"The YAML expands to more than {MAX_YAML_VALUES:,} values (line {current.start_mark.line + 1})."
+                }
+            )
+        sizes[key] = total
+        return total
+
+    try:
+        size(node)
+    except RecursionError:
+        raise ValidationError({field: "The YAML is nested too deeply."})
     return node
 
 

@@ -59,6 +59,7 @@ class NodeManager:
     def __init__(self, *, hostname: str | None = None):
         self.hostname = hostname or socket.gethostname()
         self.processes: dict[int, subprocess.Popen] = {}  # node pk -> process
+        self.orphans: set[int] = set()  # nodes of deleted clusters, told to stop
 
     def forget_stale_nodes(self) -> None:
         """Rows of nodes this host started in an earlier run are gone with that run."""
@@ -88,6 +89,11 @@ class NodeManager:
                 del self.processes[pk]
         now = timezone.now()
         ComputeNode.objects.filter(pk__in=list(self.processes)).update(heartbeat_at=now)
+        # A node whose row is gone (its cluster was deleted) stops, after the job it may be running.
+        known = set(ComputeNode.objects.filter(pk__in=list(self.processes)).values_list("pk", flat=True))
+        for pk in set(self.processes) - known - self.orphans:
+            self.processes[pk].send_signal(signal.SIGTERM)
+            self.orphans.add(pk)
 
     def scale(self) -> None:
         now = timezone.now()

@@ -94,9 +94,25 @@ def read_log(job_id: int, *, after: int = 0, limit_bytes: int = 1024 * 1024) -> 
     parts, end = [], after
     for chunk in JobLogChunk.objects.filter(job_id=job_id, offset__gte=after).order_by("offset").only("offset", "text"):
         if chunk.offset != end:
+            if not parts and after:  # `after` may fall inside a chunk: its rest comes first
+                return _rest_of_chunk(job_id, after)
             break  # not yet contiguous (a flush still in flight)
         parts.append(chunk.text)
         end = chunk.offset + len(chunk.text.encode())
         if end - after >= limit_bytes:
             break
+    if not parts and after and after < (Job.objects.filter(pk=job_id).values_list("log_size", flat=True).first() or 0):
+        return _rest_of_chunk(job_id, after)  # `after` falls inside the last chunk
     return "".join(parts), end
+
+
+def _rest_of_chunk(job_id: int, after: int) -> tuple[str, int]:
+    """The text of the chunk holding byte `after` from that byte on (cut at a byte, so a split
+    character reads as U+FFFD), and the chunk's end; ("", after) at a chunk boundary or the end."""
+    chunk = (
+        JobLogChunk.objects.filter(job_id=job_id, offset__lt=after).order_by("-offset").only("offset", "text").first()
+    )
+    data = chunk.text.encode() if chunk else b""
+    if chunk is None or chunk.offset + len(data) <= after:
+        return "", after
+    return data[after - chunk.offset :].decode("utf-8", errors="replace"), chunk.offset + len(data)

@@ -211,6 +211,9 @@ class JobRunner:
         pump = threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True)
         pump.start()
         outcome = self._supervise(pgid)
+        # The job ends with its main process: stop what it left behind (a background child still
+        # holding the output pipe would otherwise keep the log reader waiting).
+        kill_process_group(pgid, grace=0)
         pump.join(timeout=10)
         self.log.close()
         self._finalize(outcome, system_log)

@@ -5,6 +5,7 @@ reaper, a cancel and a finish, a duplicate delivery) cannot both win.
 """
 
 import io
+import re
 import tarfile
 import uuid
 import zipfile
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from assets import references
 from assets.models import DataAsset, Environment, Model
+from assets.yaml_errors import compose, line_of, node_at
 from compute.models import ComputeCluster
 from studio.errors import AlreadyExists
 from workspaces.models import Workspace
@@ -34,6 +36,9 @@ from .spec import CommandJobSpec, _is_local, parse_command_job
 MAX_ARCHIVE_FILES = 10_000
 MAX_ARCHIVE_BYTES = 2 * 1024**3
 MODEL_TYPES = {"mlflow_model", "custom_model", "triton_model"}
+# Azure ML's rule for job and experiment names; they become paths and URL segments.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+NAME_RULE = "use letters, digits, '-' and '_', starting with a letter or digit (at most 255)."
 
 
 # -- the state machine ----------------------------------------------------------------------------------
@@ -161,6 +166,38 @@ def reap_lost_jobs(*, timeout_seconds: int | None = None) -> list[str]:
                 except (ProcessLookupError, PermissionError):
                     pass
     return reaped
+
+
+def job_node_process_lost(*, job_id: int, node_name: str, reason: str) -> bool:
+    """The node's process running the job died (kill -9, out of memory): end the job now rather than
+    when the reaper notices the missing heartbeats, stop what is left of its process group, free the node."""
+    import os
+    import signal
+    import socket
+
+    from compute.models import ComputeNode, NodeState
+
+    job = Job.objects.filter(pk=job_id, node__name=node_name).values("status", "pgid", "hostname", "node_id").first()
+    if job is None:
+        return False
+    ComputeNode.objects.filter(pk=job["node_id"], job_id=job_id).update(
+        state=NodeState.IDLE, job=None, idle_since=timezone.now()
+    )
+    if job["status"] in TERMINAL:  # the reaper was first
+        return False
+    if job["pgid"] and job["hostname"] == socket.gethostname():
+        try:
+            os.killpg(job["pgid"], signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    canceled = job["status"] == JobStatus.CANCEL_REQUESTED
+    return _transition(
+        job_id,
+        to=JobStatus.CANCELED if canceled else JobStatus.FAILED,
+        allowed_from=[JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FINALIZING, JobStatus.CANCEL_REQUESTED],
+        message=reason,
+        status_reason=reason,
+    )
 
 
 # -- job tokens ----------------------------------------------------------------------------------------
@@ -393,21 +430,62 @@ def job_submit(
 ) -> Job:
     """Validate, resolve and store a command job; queue it on its cluster once its environment is built.
 
-    Nothing is created when anything in the spec is wrong.
+    Nothing is created when anything in the spec is wrong; every error names the field and its line.
     """
     spec = parse_command_job(yaml_text)
+    try:
+        return _submit(
+            spec=spec,
+            workspace=workspace,
+            user=user,
+            yaml_text=yaml_text,
+            code_archive=code_archive,
+            input_uploads=input_uploads,
+            conda_file=conda_file,
+            overrides=overrides,
+        )
+    except ValidationError as exc:
+        raise _with_lines(exc, yaml_text) from None
+
+
+def _with_lines(exc: ValidationError, yaml_text: str) -> ValidationError:
+    """Add the YAML line to each error about a field of the spec that does not name one yet."""
+    if not hasattr(exc, "error_dict"):
+        return exc
+    node = compose(yaml_text)
+    errors = {}
+    for field, messages in exc.message_dict.items():
+        path = field.split(".")
+        known = node_at(node, path[:1])[1]  # a field left out of the YAML (a default) has no line
+        errors[field] = [
+            f"{m.rstrip('.')} (line {line_of(node, path)})." if known and "(line " not in m else m for m in messages
+        ]
+    return type(exc)(errors)
+
+
+def _submit(
+    *,
+    spec: CommandJobSpec,
+    workspace: Workspace,
+    user,
+    yaml_text: str,
+    code_archive=None,
+    input_uploads: dict | None = None,
+    conda_file: str | None = None,
+    overrides: dict | None = None,
+) -> Job:
     for key, value in (overrides or {}).items():
         setattr(spec, key, value)
     input_uploads = input_uploads or {}
     errors = {}
     name = spec.name or generate_job_name()
     if spec.name:
-        try:
-            Job._meta.get_field("name").run_validators(name)
-        except ValidationError as exc:
-            errors["name"] = exc.messages[0]
-        if Job.objects.filter(workspace=workspace, name=name).exists():
+        if not NAME_PATTERN.match(name):
+            errors["name"] = f"{name[:100]!r}: {NAME_RULE}"
+        elif Job.objects.filter(workspace=workspace, name=name).exists():
             raise AlreadyExists({"name": f"A job named {name!r} already exists in {workspace.name}."})
+    if spec.experiment_name is not None and not NAME_PATTERN.match(str(spec.experiment_name)):
+        errors["experiment_name"] = f"{str(spec.experiment_name)[:100]!r}: {NAME_RULE}"
     compute_name = spec.compute or "cpu-cluster"
     cluster = ComputeCluster.objects.filter(workspace=workspace, name=compute_name).first()
     if cluster is None:
@@ -464,6 +542,10 @@ def job_submit(
 
         if code_path and path_exists(art_storage, code_path):
             delete_tree(art_storage, code_path)
+        for input_name, stored in data_inputs.items():  # local inputs uploaded before the failure
+            if _is_local(spec.data_inputs[input_name].path):
+                blob = datastore_storage(datastore_by_name(workspace=workspace, name=stored["datastore"]))
+                delete_tree(blob, "/".join(stored["path"].split("/")[:2]))  # LocalUpload/<uuid>
         raise
     _transition(job.pk, to=JobStatus.STARTING, allowed_from=[JobStatus.NOT_STARTED], message="Code snapshot stored")
     _transition(

@@ -116,6 +116,10 @@ def parse_command_job(text: str, *, field_name: str = "yaml") -> CommandJobSpec:
     } or None
     if checked["inputs"] is None:
         del checked["inputs"]
+    environment = raw.get("environment")
+    if isinstance(environment, dict) and isinstance(environment.get("conda_file"), str):
+        # A local conda file arrives beside the spec too; the loader would open the path on this disk.
+        checked["environment"] = dict(environment, conda_file={"dependencies": []})
     try:
         job = load_job(source=io.StringIO(yaml.safe_dump(checked)))
     except Exception as exc:  # noqa: BLE001 - the loader raises several kinds; all are the user's YAML

@@ -1,6 +1,9 @@
+import re
 import socket
 
+from billiard.exceptions import WorkerLostError
 from celery import shared_task
+from celery.signals import task_failure
 from django.utils import timezone
 
 from compute.models import ComputeNode, NodeState
@@ -26,6 +29,22 @@ def run_job(self, job_id: int) -> None:
     finally:
         if node:
             ComputeNode.objects.filter(pk=node.pk).update(state=NodeState.IDLE, job=None, idle_since=timezone.now())
+
+
+@task_failure.connect
+def _job_process_lost(sender=None, exception=None, args=None, **kwargs) -> None:
+    """In a node's main process: the pool process running a job was killed (WorkerLostError), so the
+    runner's own clean-up never ran. End the job with the reason at once."""
+    if getattr(sender, "name", None) != run_job.name or not isinstance(exception, WorkerLostError) or not args:
+        return
+    node_name = getattr(sender.request, "hostname", None) or f"node@{socket.gethostname()}"
+    # "Worker exited prematurely: signal 9 (SIGKILL) Job: 0." -> "exited prematurely: signal 9 (SIGKILL)"
+    detail = re.sub(r"\s*Job: \d+\.?$", "", str(exception)).removeprefix("Worker ")
+    services.job_node_process_lost(
+        job_id=args[0],
+        node_name=node_name,
+        reason=f"The node's worker process running this job {detail}. The job's processes were stopped.",
+    )
 
 
 @shared_task(ignore_result=True)

@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from jobs import streams as jobs_streams
 from workspaces import api as workspaces_api
 
 from . import views
@@ -39,6 +40,9 @@ api_v1 = [
     path("workspaces/<str:workspace>/", include("assets.environments.api_urls")),
     path("workspaces/<str:workspace>/", include("assets.mlmodels.api_urls")),
     path("workspaces/<str:workspace>/", include("assets.components.api_urls")),
+    path("workspaces/<str:workspace>/jobs/<str:name>/stream", jobs_streams.job_stream_api, name="api_job_stream"),
+    path("workspaces/<str:workspace>/", include("jobs.api_urls")),
+    path("workspaces/<str:workspace>/", include("compute.api_urls")),
 ]
 
 urlpatterns = [
@@ -53,6 +57,8 @@ urlpatterns = [
     path("workspaces/<str:workspace>/environments/", include("assets.environments.urls")),
     path("workspaces/<str:workspace>/models/", include("assets.mlmodels.urls")),
     path("workspaces/<str:workspace>/components/", include("assets.components.urls")),
+    path("workspaces/<str:workspace>/jobs/", include("jobs.urls")),
+    path("workspaces/<str:workspace>/compute/", include("compute.urls")),
     path("workspaces/", include("workspaces.urls")),
     path("api/v1/", include(api_v1)),
 ]

@@ -1,0 +1,240 @@
+"""Benchmark: jobs against a real studio (prints figures; not a test).
+
+- start latency: REST submit to the first line of user code (the script prints time.time() at once),
+  on a warm node of a cluster with min_instances=1, the environment already built; p50 (target <= 0.5 s)
+- log latency: a line printed to the same line delivered on the SSE stream; p95 (target <= 0.5 s)
+- jobs list: GET /jobs?limit=50 and a few filters and sorts with 10,000 jobs in the workspace
+  (inserted with bulk_create); p95 (target <= 150 ms)
+
+    .venv/bin/python bench/jobs.py                      # embedded: SQLite + the folder broker
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \\
+        .venv/bin/python bench/jobs.py                  # PostgreSQL + Redis
+
+The studio runs as `manage.py runstudio` (tests/studio_process.py) in a temporary data directory.
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.studio_process import StudioProcess  # noqa: E402
+
+WORKSPACE = "my-workspace"
+CLUSTER = "bench"
+ENV = "environment:\n  image: library/python:latest\n"
+BASE = f"/api/v1/workspaces/{WORKSPACE}"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    low, high = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+def summary(values: list[float], unit: str = "s", scale: float = 1.0) -> str:
+    v = [x * scale for x in values]
+    return (
+        f"n={len(v)}  p50={percentile(v, 50):.3f}{unit}  p95={percentile(v, 95):.3f}{unit}  "
+        f"min={min(v):.3f}{unit}  max={max(v):.3f}{unit}"
+    )
+
+
+def submit(client: httpx.Client, command: str, **extra) -> str:
+    spec = f"command: {command}\ncompute: azureml:{CLUSTER}\n{ENV}"
+    for key, value in extra.items():
+        spec += f"{key}: {value}\n"
+    response = client.post(f"{BASE}/jobs", json={"spec": spec})
+    response.raise_for_status()
+    return response.json()["name"]
+
+
+def wait_done(client: httpx.Client, name: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"{BASE}/jobs/{name}").raise_for_status().json()
+        if job["status"] in ("Completed", "Failed", "Canceled"):
+            return job
+        time.sleep(0.05)
+    raise TimeoutError(f"{name} did not end")
+
+
+def log_of(client: httpx.Client, name: str) -> str:
+    return client.get(f"{BASE}/jobs/{name}/log").raise_for_status().text
+
+
+def warm_cluster(client: httpx.Client) -> None:
+    response = client.post(f"{BASE}/computes", json={"name": CLUSTER, "min_instances": 1, "max_instances": 1})
+    response.raise_for_status()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        nodes = client.get(f"{BASE}/computes/{CLUSTER}").json()["nodes"]
+        if any(n["node_state"] == "idle" for n in nodes):
+            return
+        time.sleep(0.2)
+    raise TimeoutError("the bench cluster's node did not start")
+
+
+def start_latency(client: httpx.Client, count: int) -> list[float]:
+    latencies = []
+    for _ in range(count):
+        submitted = time.time()
+        name = submit(client, 'python -c "import time; print(repr(time.time()), flush=True)"')
+        job = wait_done(client, name)
+        assert job["status"] == "Completed", job
+        latencies.append(float(log_of(client, name).split()[0]) - submitted)
+    return latencies
+
+
+def log_latency(client: httpx.Client, lines: int) -> list[float]:
+    """Open the job's SSE stream as soon as it is submitted; delivery time minus print time per line."""
+    script = f"import time\\nfor i in range({lines}):\\n    print(repr(time.time()), flush=True)\\n    time.sleep(0.1)"
+    name = submit(client, f'python -c "exec(\\"{script}\\")"')
+    delays: list[float] = []
+    partial = ""
+    with client.stream("GET", f"{BASE}/jobs/{name}/stream", timeout=httpx.Timeout(120, connect=10)) as response:
+        response.raise_for_status()
+        event, data = "", []
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+            elif line == "":
+                if event == "log":
+                    received = time.time()
+                    text = partial + "\n".join(data)
+                    *complete, partial = text.split("\n")
+                    delays += [received - float(x) for x in complete if x.strip()]
+                if event == "end":
+                    break
+                event, data = "", []
+    return delays
+
+
+INSERT = """
+import random, uuid
+from datetime import timedelta
+from django.utils import timezone
+from jobs.models import Experiment, Job, JobStatus
+from workspaces.models import Workspace
+ws = Workspace.objects.get(name="{workspace}")
+cluster = ws.compute_clusters.get(name="cpu-cluster")
+experiments = [Experiment.objects.get_or_create(workspace=ws, name=f"exp-{{i}}")[0] for i in range(20)]
+statuses = [JobStatus.COMPLETED] * 6 + [JobStatus.FAILED, JobStatus.CANCELED, JobStatus.RUNNING, JobStatus.QUEUED]
+now = timezone.now()
+rows = []
+for i in range({count}):
+    created = now - timedelta(minutes=i)  # for started_at/ended_at; created_at is spread by SPREAD
+    status = random.choice(statuses)
+    ended = created + timedelta(seconds=random.randint(5, 3600)) if status in ("Completed", "Failed", "Canceled") else None
+    rows.append(Job(workspace=ws, name=f"bench_{{uuid.uuid4().hex[:12]}}", display_name=f"run {{i}}",
+        experiment=random.choice(experiments), status=status, compute=cluster, tags={{"team": random.choice(["nlp", "vision", "tabular"]), "i": str(i)}},
+        started_at=created, ended_at=ended, spec={{}}))
+Job.objects.bulk_create(rows, batch_size=1000)
+print(Job.objects.filter(workspace=ws).count())
+"""
+
+# created_at is auto_now_add (set by bulk_create too): spread the jobs over time afterwards.
+SPREAD = """
+from datetime import timedelta
+from django.db import connection
+from django.utils import timezone
+from jobs.models import Job
+now = timezone.now()
+jobs = list(Job.objects.filter(name__startswith="bench_").only("pk"))
+for i, job in enumerate(jobs):
+    job.created_at = now - timedelta(minutes=i)
+Job.objects.bulk_update(jobs, ["created_at"], batch_size=1000)
+if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:  # what autovacuum does within a minute of a bulk insert
+        cursor.execute("ANALYZE jobs_job")
+print(len(jobs))
+"""
+
+
+def list_timings(client: httpx.Client, studio: StudioProcess, count: int, repeat: int) -> dict[str, list[float]]:
+    t0 = time.monotonic()
+    total = studio.manage("shell", "-c", INSERT.format(workspace=WORKSPACE, count=count)).strip().splitlines()[-1]
+    studio.manage("shell", "-c", SPREAD)
+    print(f"  inserted {count} jobs with bulk_create in {time.monotonic() - t0:.1f} s ({total} in the workspace)")
+    first = client.get(f"{BASE}/jobs", params={"limit": 50}).json()
+    cursor_link = first["next_link"]
+    cases = {
+        "baseline: workspace": "workspace",  # the cost of any authenticated API request, for comparison
+        "limit=50": {"limit": 50},
+        "status=Completed": {"limit": 50, "status": "Completed"},
+        "experiment=exp-3": {"limit": 50, "experiment": "exp-3"},
+        "tag=team=nlp": {"limit": 50, "tag": "team=nlp"},
+        "search=run 99": {"limit": 50, "search": "run 99"},
+        "sort=name": {"limit": 50, "sort": "name"},
+        "sort=-duration": {"limit": 50, "sort": "-duration"},
+        "limit=200": {"limit": 200},
+        "page 2 (cursor)": None,
+    }
+    timings: dict[str, list[float]] = {}
+    for label, params in cases.items():
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            if params == "workspace":
+                response = client.get(BASE)
+            elif params is None:
+                response = client.get(cursor_link)
+            else:
+                response = client.get(f"{BASE}/jobs", params=params)
+            response.raise_for_status()
+            times.append(time.perf_counter() - started)
+        timings[label] = times
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=20, help="Jobs for the start latency. Default: 20.")
+    parser.add_argument("--lines", type=int, default=100, help="Lines (0.1 s apart) for the log latency.")
+    parser.add_argument("--list-jobs", type=int, default=10_000, help="Jobs in the workspace for the list timing.")
+    parser.add_argument("--repeat", type=int, default=40, help="Requests per list case. Default: 40.")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
+        studio = StudioProcess(Path(tmp) / "data")
+        config = studio.env.get("DATABASE_URL", "sqlite").split(":", 1)[0]
+        broker = studio.env.get("CELERY_BROKER_URL", "filesystem://").split(":", 1)[0]
+        print(f"Studio: database {config}, broker {broker}")
+        studio.start(timeout=120)
+        try:
+            with studio.client() as client:
+                warm_cluster(client)
+                t0 = time.monotonic()
+                warm = submit(client, "python -c \"print('warm')\"")
+                assert wait_done(client, warm)["status"] == "Completed"
+                print(f"  warm-up job (builds the environment): {time.monotonic() - t0:.1f} s")
+
+                latencies = start_latency(client, args.jobs)
+                print(
+                    f"Job start latency (submit -> first line of user code): {summary(latencies)}   target p50 <= 0.5 s"
+                )
+
+                delays = log_latency(client, args.lines)
+                print(f"Log latency (print -> line on the SSE stream): {summary(delays)}   target p95 <= 0.5 s")
+
+                timings = list_timings(client, studio, args.list_jobs, args.repeat)
+                print(f"Jobs list with {args.list_jobs} jobs (ms):   target p95 <= 150 ms")
+                for label, times in timings.items():
+                    print(f"  {label:<20} {summary(times, 'ms', 1000)}")
+                everything = [t for label, times in timings.items() for t in times if not label.startswith("baseline")]
+                print(f"  {'all cases':<20} {summary(everything, 'ms', 1000)}")
+        finally:
+            studio.close()
+
+
+if __name__ == "__main__":
+    main()
