@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from assets.environments import selectors as environment_selectors
 from compute.selectors import clusters_for_workspace
 from workspaces.access import workspace_view
-from workspaces.downloads import file_response, folder_zip_response
+from workspaces.downloads import StreamingFileResponse, file_response, folder_zip_response
 from workspaces.paths import clean_path, join
 from workspaces.preview import preview_file
 from workspaces.roles import Perm
@@ -347,7 +347,7 @@ def job_file_download(request, access, name):
     return file_response(storage, full)
 
 
-def _zip_of(storage, job, folders, name: str) -> FileResponse:
+def _zip_of(storage, job, folders, name: str) -> StreamingFileResponse:
     spool = tempfile.TemporaryFile()
     start = len(job.artifact_prefix) + 1
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -360,6 +360,6 @@ def _zip_of(storage, job, folders, name: str) -> FileResponse:
                     while chunk := src.read(1024 * 1024):
                         dst.write(chunk)
     spool.seek(0, os.SEEK_SET)
-    response = FileResponse(spool, as_attachment=True, filename=f"{name}.zip", content_type="application/zip")
+    response = StreamingFileResponse(spool, as_attachment=True, filename=f"{name}.zip", content_type="application/zip")
     response["X-Content-Type-Options"] = "nosniff"
     return response

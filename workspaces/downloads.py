@@ -4,15 +4,36 @@ import os
 import tempfile
 import zipfile
 
+from asgiref.sync import sync_to_async
 from django.core.files.storage import Storage
 from django.http import FileResponse
 
 from .storage import walk_files
 
+CHUNK_SIZE = 1024 * 1024
 
-def file_response(storage: Storage, path: str) -> FileResponse:
+
+class StreamingFileResponse(FileResponse):
+    """A FileResponse that an ASGI server sends chunk by chunk.
+
+    Django serves a synchronous iterator under ASGI by reading all of it into memory first; here
+    each chunk is read in a worker thread as it is sent, so memory stays flat for any file size.
+    """
+
+    block_size = CHUNK_SIZE
+
+    async def __aiter__(self):
+        read = sync_to_async(next, thread_sensitive=False)
+        try:
+            while (chunk := await read(self._iterator, None)) is not None:
+                yield self.make_bytes(chunk)
+        finally:
+            await sync_to_async(self.close, thread_sensitive=False)()
+
+
+def file_response(storage: Storage, path: str) -> StreamingFileResponse:
     name = path.rsplit("/", 1)[-1]
-    response = FileResponse(
+    response = StreamingFileResponse(
         storage.open(path, "rb"), as_attachment=True, filename=name, content_type="application/octet-stream"
     )
     response["X-Content-Type-Options"] = "nosniff"
@@ -20,7 +41,7 @@ def file_response(storage: Storage, path: str) -> FileResponse:
     return response
 
 
-def folder_zip_response(storage: Storage, path: str, *, name: str) -> FileResponse:
+def folder_zip_response(storage: Storage, path: str, *, name: str) -> StreamingFileResponse:
     """A zip of every file below `path`, built in a temporary file (memory stays flat)."""
     spool = tempfile.TemporaryFile()
     prefix = len(path.strip("/")) + 1 if path else 0
@@ -30,6 +51,6 @@ def folder_zip_response(storage: Storage, path: str, *, name: str) -> FileRespon
                 while chunk := src.read(1024 * 1024):
                     dst.write(chunk)
     spool.seek(0, os.SEEK_SET)
-    response = FileResponse(spool, as_attachment=True, filename=f"{name}.zip", content_type="application/zip")
+    response = StreamingFileResponse(spool, as_attachment=True, filename=f"{name}.zip", content_type="application/zip")
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -9,6 +9,7 @@ from assets.models import BuildStatus, Environment, EnvironmentBuild
 from assets.versioning import DuplicateVersion
 from studio.streams import ProducerState, async_guard, file_event_stream
 from workspaces.access import workspace_view
+from workspaces.downloads import StreamingFileResponse
 from workspaces.roles import Perm
 from workspaces.views import add_errors
 
@@ -163,7 +164,7 @@ def environment_build_log(request, access, name, version):
     if environment.build is None or not envbuild.log_path(environment.build.spec_hash).exists():
         raise Http404("This environment has no build log yet.")
     path = envbuild.log_path(environment.build.spec_hash)
-    response = FileResponse(
+    response = StreamingFileResponse(
         open(path, "rb"),
         as_attachment=True,
         filename=f"{environment.name}-{environment.version}-build.log",  # noqa: SIM115
