@@ -3,13 +3,16 @@
 kombu's transport writes a message file in place, so a worker polling the folder can pick up a
 file that is still empty and crash on it. Here a message is written under a temporary name and
 renamed into the queue folder, and a reader skips (and logs) a file it cannot decode instead of
-dying. Registered for `filesystem://` in studio/celery.py.
+dying. An exchange's binding table is likewise created whole (written aside, then linked into
+place), so processes starting together never read it half-written. Registered for
+`filesystem://` in studio/celery.py.
 """
 
 import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from queue import Empty
 from time import monotonic
@@ -57,6 +60,39 @@ class Channel(filesystem.Channel):
             except ValueError:
                 logger.error("Skipped an undecodable broker message %s (%d bytes)", filename, len(raw))
         raise Empty()
+
+    def get_table(self, exchange):
+        table = None
+        for _ in range(50):
+            try:
+                table = super().get_table(exchange)
+                break
+            except ValueError:  # an older writer's table caught mid-write: read it again
+                time.sleep(0.01)
+        if table is None:
+            table = super().get_table(exchange)
+        if not table:
+            # Another thread of this process may have declared the binding and not written the
+            # table file yet: kombu records the binding in memory first.
+            known = self.state.exchanges.get(exchange, {}).get("table", [])
+            table = [filesystem.exchange_queue_t(*entry) for entry in known]
+        return table
+
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        table = self._exchange_file(exchange)
+        self.control_folder.mkdir(exist_ok=True)
+        if not table.exists():
+            entry = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+            partial = table.with_name(f".{table.name}.{uuid.uuid4().hex}.part")
+            partial.write_bytes(str_to_bytes(dumps([entry])))
+            try:
+                os.link(partial, table)  # appears whole, or not at all if another process won
+                return
+            except FileExistsError:
+                pass
+            finally:
+                partial.unlink()
+        super()._queue_bind(exchange, routing_key, pattern, queue)
 
 
 class Transport(filesystem.Transport):

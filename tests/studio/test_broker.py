@@ -59,3 +59,28 @@ def test_an_undecodable_message_file_is_skipped_not_fatal(tmp_path):
         queue = conn.SimpleQueue("bad")
         queue.put({"ok": True})
         assert queue.get(timeout=5).payload == {"ok": True}
+
+
+def test_processes_declaring_the_same_queue_at_once_never_read_a_half_written_table(tmp_path):
+    import studio.celery  # noqa: F401
+
+    errors = []
+    start = threading.Barrier(8)
+
+    def declare_and_send(n):
+        try:
+            with _connection(tmp_path) as conn:
+                start.wait()
+                conn.SimpleQueue("shared").put({"n": n})
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=declare_and_send, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    with _connection(tmp_path) as conn:
+        queue = conn.SimpleQueue("shared")
+        assert sorted(queue.get(timeout=5).payload["n"] for _ in range(8)) == list(range(8))
