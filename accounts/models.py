@@ -21,8 +21,9 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     # A job-scoped token (MLFLOW_TRACKING_TOKEN inside a job): valid in one workspace while the job runs.
-    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, null=True, blank=True,
-                                  related_name="+")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     job_name = models.CharField(max_length=255, blank=True)
 
     class Meta:

@@ -102,14 +102,18 @@ class Environment(VersionedAsset):
     image = models.CharField(max_length=500, blank=True)
     conda_file = models.TextField(blank=True, help_text="conda.yaml as given")
     pip_requirements = models.TextField(blank=True, help_text="requirements.txt as given")
-    build = models.ForeignKey(EnvironmentBuild, on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="environments")
+    build = models.ForeignKey(
+        EnvironmentBuild, on_delete=models.PROTECT, null=True, blank=True, related_name="environments"
+    )
 
     class Meta(VersionedAsset.Meta):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "name", "version"], name="environment_unique_version"),
-            models.UniqueConstraint(fields=["name", "version"], condition=models.Q(workspace__isnull=True),
-                                    name="curated_environment_unique_version"),
+            models.UniqueConstraint(
+                fields=["name", "version"],
+                condition=models.Q(workspace__isnull=True),
+                name="curated_environment_unique_version",
+            ),
         ]
 
 
@@ -166,3 +170,6 @@ class UploadSession(models.Model):
     received = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.received}/{self.size})"

@@ -20,7 +20,9 @@ KINDS: dict[str, type[VersionedAsset]] = {
 }
 # azureml:name:version | azureml:name@label | name:version | name@label; also the long form
 # azureml:/subscriptions/.../workspaces/<ws>/<kind>/<name>/versions/<version> (the last parts are used).
-_SHORT = re.compile(r"^(?:azureml:)?(?P<name>[a-zA-Z0-9][a-zA-Z0-9_.-]*)(?::(?P<version>[a-zA-Z0-9][a-zA-Z0-9_.-]*)|@(?P<label>[a-z]+))?$")
+_SHORT = re.compile(
+    r"^(?:azureml:)?(?P<name>[a-zA-Z0-9][a-zA-Z0-9_.-]*)(?::(?P<version>[a-zA-Z0-9][a-zA-Z0-9_.-]*)|@(?P<label>[a-z]+))?$"
+)
 _LONG = re.compile(r"/(?P<kind>data|environments|models|components)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$")
 
 
@@ -32,7 +34,9 @@ def parse_reference(ref: str, *, field: str = "reference") -> tuple[str, str | N
         return long["name"], long["version"], None
     match = _SHORT.match(ref)
     if not match:
-        raise ValidationError({field: f"{ref!r} is not an asset reference; use azureml:<name>:<version> or azureml:<name>@latest."})
+        raise ValidationError(
+            {field: f"{ref!r} is not an asset reference; use azureml:<name>:<version> or azureml:<name>@latest."}
+        )
     if match["label"] and match["label"] != "latest":
         raise ValidationError({field: f"Unknown label @{match['label']}; only @latest is supported."})
     return match["name"], match["version"], (None if match["version"] else "latest")

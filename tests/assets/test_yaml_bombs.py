@@ -6,10 +6,15 @@ from django.core.exceptions import ValidationError
 from assets.yaml_errors import compose
 from jobs.spec import parse_command_job
 
-BOMB = "".join(
-    f"{name}: &{name} [{', '.join(['*' + prev] * 10 if prev else ['x'] * 10)}]\n"
-    for prev, name in [("", "a"), ("a", "b"), ("b", "c"), ("c", "d"), ("c", "e")]
-) + "f: [" + ", ".join(["*e"] * 10) + "]\n"
+BOMB = (
+    "".join(
+        f"{name}: &{name} [{', '.join(['*' + prev] * 10 if prev else ['x'] * 10)}]\n"
+        for prev, name in [("", "a"), ("a", "b"), ("b", "c"), ("c", "d"), ("c", "e")]
+    )
+    + "f: ["
+    + ", ".join(["*e"] * 10)
+    + "]\n"
+)
 
 
 def test_alias_bomb_is_refused_naming_the_line():
