@@ -20,7 +20,12 @@ OUTPUT_TYPES = ["uri_folder", "uri_file", "mlflow_model", "custom_model"]
 OUTPUT_MODES = ["", "rw_mount", "upload"]
 MAX_ROWS = 50
 ROWS_MESSAGE = "An input or output needs a fix: see below."
-SOURCES = [("upload", "Upload a code folder"), ("none", "No code (the command only)")]
+UPLOAD, COMPONENT, NO_CODE = "upload", "component", "none"
+SOURCES = [
+    (UPLOAD, "Upload a code folder"),
+    (COMPONENT, "A registered component"),
+    (NO_CODE, "No code (the command only)"),
+]
 
 
 @dataclass
@@ -65,6 +70,19 @@ def _literal(row: Row):
     return row.value
 
 
+def _declared_inputs(declared: dict) -> dict:
+    """A component's inputs that have a default, as a job gives them (the form's rows override them)."""
+    inputs = {}
+    for name, decl in declared.items():
+        if not isinstance(decl, dict) or "default" not in decl:
+            continue  # required ones come from the rows; optional ones may be left out
+        if decl.get("type") in LITERAL_TYPES or decl.get("type") not in DATA_TYPES:
+            inputs[name] = decl["default"]
+        else:
+            inputs[name] = {"type": decl["type"], "path": decl["default"]}
+    return inputs
+
+
 def _key_values(text: str) -> dict:
     try:
         return parse_tags(text)
@@ -98,7 +116,12 @@ class JobSubmitForm(forms.Form):
         widget=MultipleFileInput(attrs={"webkitdirectory": True, "directory": True}),
         help_text="The folder becomes the job's working directory (its snapshot is kept with the job).",
     )
+    component = forms.ChoiceField(
+        required=False,
+        help_text="Its code, command, environment and interface; a command or environment given here replaces its own.",
+    )
     command = forms.CharField(
+        required=False,
         widget=forms.Textarea(
             attrs={
                 "rows": 3,
@@ -109,7 +132,7 @@ class JobSubmitForm(forms.Form):
         ),
         help_text="Runs with bash in the code folder. Use ${{inputs.name}} and ${{outputs.name}} for bindings.",
     )
-    environment = forms.ChoiceField(help_text="The Python packages the command runs with.")
+    environment = forms.ChoiceField(required=False, help_text="The Python packages the command runs with.")
     compute = forms.ChoiceField(help_text="The cluster whose nodes run the job.")
     experiment_name = forms.CharField(
         max_length=255, required=False, help_text="Jobs are grouped by experiment; defaults to the code folder's name."
@@ -136,8 +159,12 @@ class JobSubmitForm(forms.Form):
         help_text="limits.timeout: the job is canceled after it.",
     )
 
-    def __init__(self, data=None, files=None, *, environments=(), computes=(), **kwargs):
+    def __init__(self, data=None, files=None, *, environments=(), computes=(), components=(), **kwargs):
         super().__init__(data, files, **kwargs)
+        self.components = {f"{c.name}:{c.version}": c for c in components}
+        self.fields["component"].choices = [("", "Select a component")] + [(key, key) for key in self.components]
+        if not self.components:
+            self.fields["code_source"].choices = [c for c in SOURCES if c[0] != COMPONENT]
         self.fields["code_files"].widget.attrs["data-max-files"] = settings.DATA_UPLOAD_MAX_NUMBER_FILES
         self.fields["environment"].choices = [("", "Select an environment")] + list(environments)
         self.fields["compute"].choices = [(c, c) for c in computes]
@@ -157,10 +184,25 @@ class JobSubmitForm(forms.Form):
     def clean_environment_variables(self):
         return _key_values(self.cleaned_data.get("environment_variables", ""))
 
+    @property
+    def component_object(self):
+        """The chosen component (a assets.models.Component), when the code comes from one."""
+        if getattr(self, "cleaned_data", {}).get("code_source") != COMPONENT:
+            return None
+        return self.components.get(self.cleaned_data.get("component") or "")
+
     def clean(self):
         data = super().clean()
-        if data.get("code_source") == "upload" and not self.uploads:
+        source = data.get("code_source")
+        if source == UPLOAD and not self.uploads:
             self.add_error("code_files", "Choose the folder with your code (or pick “No code”).")
+        if source == COMPONENT and not data.get("component"):
+            self.add_error("component", "Choose the component to run.")
+        component_spec = self.component_object.spec if self.component_object else {}
+        if not data.get("command") and not component_spec.get("command"):
+            self.add_error("command", "Give the command to run.")
+        if not data.get("environment") and not component_spec.get("environment"):
+            self.add_error("environment", "Choose an environment.")
         for kind, rows in (("input", self.input_rows), ("output", self.output_rows)):
             seen = set()
             for row in rows:
@@ -202,30 +244,39 @@ class JobSubmitForm(forms.Form):
             spec["experiment_name"] = data["experiment_name"]
         if data.get("description"):
             spec["description"] = data["description"]
-        if data.get("code_source") == "upload":
+        component = self.component_object
+        declared = component.spec if component else {}
+        if data.get("code_source") == UPLOAD:
             spec["code"] = f"./{self.code_folder_name()}"
-        spec["command"] = data["command"]
-        spec["environment"] = data["environment"]
+        elif component and component.code_path:
+            spec["code"] = f"./{component.code_path.rstrip('/').rsplit('/', 1)[-1]}"
+        spec["command"] = data.get("command") or declared.get("command")
+        spec["environment"] = data.get("environment") or declared.get("environment")
         spec["compute"] = f"azureml:{data['compute']}"
-        if self.input_rows:
-            spec["inputs"] = {}
-            for row in self.input_rows:
-                if row.is_data:
-                    binding = {"type": row.type, "path": row.value}
-                    if row.mode:
-                        binding["mode"] = row.mode
-                    spec["inputs"][row.name] = binding
-                else:
-                    spec["inputs"][row.name] = _literal(row)
-        if self.output_rows:
-            spec["outputs"] = {}
-            for row in self.output_rows:
-                binding = {"type": row.type or "uri_folder"}
-                if row.value:
-                    binding["path"] = row.value
+        inputs = _declared_inputs(declared.get("inputs") or {})
+        for row in self.input_rows:
+            if row.is_data:
+                binding = {"type": row.type, "path": row.value}
                 if row.mode:
                     binding["mode"] = row.mode
-                spec["outputs"][row.name] = binding
+                inputs[row.name] = binding
+            else:
+                inputs[row.name] = _literal(row)
+        if inputs:
+            spec["inputs"] = inputs
+        outputs = {
+            name: {"type": (d.get("type") if isinstance(d, dict) else None) or "uri_folder"}
+            for name, d in (declared.get("outputs") or {}).items()
+        }
+        for row in self.output_rows:
+            binding = {"type": row.type or "uri_folder"}
+            if row.value:
+                binding["path"] = row.value
+            if row.mode:
+                binding["mode"] = row.mode
+            outputs[row.name] = binding
+        if outputs:
+            spec["outputs"] = outputs
         if data.get("environment_variables"):
             spec["environment_variables"] = data["environment_variables"]
         if data.get("timeout"):
@@ -258,6 +309,7 @@ class JobSubmitForm(forms.Form):
 
     FIELD_FOR = {
         "code": "code_files",
+        "component": "component",
         "command": "command",
         "environment": "environment",
         "compute": "compute",

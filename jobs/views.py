@@ -1,5 +1,6 @@
 """Jobs in the browser: the list, the submit form, a job's page (Overview, Outputs + logs, Code)."""
 
+import json
 import os
 import tempfile
 import zipfile
@@ -16,6 +17,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from assets.components import interface as component_interface
+from assets.components import selectors as component_selectors
 from assets.environments import selectors as environment_selectors
 from compute.selectors import clusters_for_workspace
 from workspaces.access import workspace_view
@@ -115,7 +118,44 @@ def _submit_form(access, data=None, files=None) -> JobSubmitForm:
         ("Curated environments", [(e.reference, f"{e.name}:{e.version}") for e in curated]),
     ]
     computes = list(clusters_for_workspace(workspace=access.workspace).values_list("name", flat=True))
-    return JobSubmitForm(data, files, environments=[g for g in environments if g[1]], computes=computes)
+    components = list(component_selectors.component_list(workspace=access.workspace))
+    return JobSubmitForm(
+        data, files, environments=[g for g in environments if g[1]], computes=computes, components=components
+    )
+
+
+def _component_choices(form: JobSubmitForm) -> list[dict]:
+    """The components the form offers, with what the page shows of each when it is picked."""
+    choices = []
+    for key, component in form.components.items():
+        environment = component.spec.get("environment")
+        choices.append(
+            {
+                "key": key,
+                "label": f"{key} · {component.display_name}" if component.display_name else key,
+                "command": component.spec.get("command", ""),
+                "environment": environment if isinstance(environment, str) else "an inline environment",
+                "inputs": json.dumps(component_interface.input_rows(component)),
+                "outputs": json.dumps(component_interface.output_rows(component)),
+            }
+        )
+    return choices
+
+
+def _component_code(component):
+    """A component's code snapshot as a zip of its contents, or None when it has no code."""
+    if not component.code_path or component.datastore is None:
+        return None
+    storage = datastore_storage(component.datastore)
+    start = len(component.code_path.rstrip("/")) + 1
+    spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - handed to job_submit
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
+        for path in walk_files(storage, component.code_path):
+            with storage.open(path, "rb") as src, archive.open(path[start:], "w", force_zip64=True) as dst:
+                while chunk := src.read(1024 * 1024):
+                    dst.write(chunk)
+    spool.seek(0)
+    return spool
 
 
 @workspace_view(read=Perm.DATA_WRITE, write=Perm.DATA_WRITE)
@@ -127,7 +167,7 @@ def job_create(request, access):
                 workspace=access.workspace,
                 user=request.user,
                 yaml_text=form.build_yaml(),
-                code_archive=form.code_archive(),
+                code_archive=_component_code(form.component_object) if form.component_object else form.code_archive(),
             )
         except ValidationError as exc:
             form.add_submit_errors(exc)
@@ -137,6 +177,7 @@ def job_create(request, access):
     context = {
         "access": access,
         "form": form,
+        "components": _component_choices(form),
         "input_rows": form.input_rows or [Row(type="uri_folder")],
         "output_rows": form.output_rows,
         "input_types": LITERAL_TYPES + DATA_TYPES,

@@ -532,3 +532,90 @@ def test_an_unreadable_artifact_store_is_reported_and_the_live_log_still_opens(
     assert response.status_code == 200
     assert "The job&#x27;s folder could not be read: storage account unreachable" in html
     assert 'data-log-stream="/workspaces/team-ws/jobs/done-job/stream"' in html
+
+
+COMPONENT = """\
+$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
+type: command
+name: greet
+version: 1
+display_name: Greeter
+inputs:
+  who:
+    type: string
+  times:
+    type: integer
+    default: 2
+  data:
+    type: uri_folder
+    optional: true
+outputs:
+  out:
+    type: uri_folder
+code: ./src
+environment: azureml:AzureML-minimal-py311:1
+command: python greet.py --who ${{inputs.who}} --times ${{inputs.times}} $[[--data ${{inputs.data}}]] --out ${{outputs.out}}
+"""
+
+
+@pytest.fixture
+def greeter(workspace, owner):
+    from assets.components.services import component_create
+
+    files = [
+        ("greet.py", SimpleUploadedFile("greet.py", b"print('hello')\n")),
+        ("lib/x.py", SimpleUploadedFile("x.py", b"")),
+    ]
+    return component_create(workspace=workspace, user=owner, yaml_text=COMPONENT, code_files=files)
+
+
+def component_form(**fields) -> dict:
+    data = form(code_source="component", component="greet:1", command="", environment="", code_files=[], code_paths=[])
+    data.update(input_name=["who"], input_type=["string"], input_value=["world"], input_mode=[""])
+    data.update(output_name=[], output_type=[], output_value=[], output_mode=[])
+    data.update(fields)
+    return data
+
+
+def test_the_form_offers_registered_components_with_their_interface(owner, greeter, browser_client):
+    html = browser_client(owner).get(SUBMIT).content.decode()
+    assert 'value="component"' in html
+    option = re.search(r'<option value="greet:1"[^>]*>', html).group(0)
+    assert 'data-command="python greet.py --who ${{inputs.who}}' in option
+    assert "&quot;name&quot;: &quot;times&quot;" in option and "&quot;default&quot;: &quot;2&quot;" in option
+
+
+def test_without_components_the_form_does_not_offer_them(owner, workspace, browser_client):
+    assert 'value="component"' not in browser_client(owner).get(SUBMIT).content.decode()
+
+
+def test_a_job_from_a_component_runs_its_command_code_and_environment(owner, workspace, greeter, browser_client):
+    response = browser_client(owner).post(SUBMIT, component_form())
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    job = Job.objects.get(workspace=workspace)
+    assert job.command == greeter.spec["command"]
+    assert job.environment.name == "AzureML-minimal-py311"
+    assert job.spec["literal_inputs"] == {"times": 2, "who": "world"}
+    assert list(job.spec["outputs"]) == ["out"]
+    storage = datastore_storage(workspace.datastores.get(name="workspaceartifactstore"))
+    assert sorted(walk_files(storage, job.code_path)) == [f"{job.code_path}/greet.py", f"{job.code_path}/lib/x.py"]
+
+
+def test_a_command_and_environment_given_in_the_form_replace_the_components(owner, workspace, greeter, browser_client):
+    data = component_form(command="python greet.py --loud", environment="azureml:AzureML-sklearn-1.5-py311:1")
+    assert browser_client(owner).post(SUBMIT, data).status_code == 302
+    job = Job.objects.get(workspace=workspace)
+    assert (job.command, job.environment.name) == ("python greet.py --loud", "AzureML-sklearn-1.5-py311")
+
+
+def test_a_required_component_input_left_out_is_named(owner, workspace, greeter, browser_client):
+    data = component_form(input_name=[], input_type=[], input_value=[], input_mode=[])
+    html = browser_client(owner).post(SUBMIT, data).content.decode()
+    assert "${{inputs.who}} names no declared input" in html
+    assert not Job.objects.exists()
+
+
+def test_choosing_components_as_the_code_needs_a_component(owner, workspace, greeter, browser_client):
+    html = browser_client(owner).post(SUBMIT, component_form(component="")).content.decode()
+    assert 'data-field="component" role="alert">Choose the component to run.' in html
+    assert 'data-field="command" role="alert">Give the command to run.' in html
