@@ -1,7 +1,8 @@
 """Downloads stream chunk by chunk under ASGI instead of being read whole into memory."""
 
-import asyncio
 import io
+
+from asgiref.sync import async_to_sync
 
 from workspaces.downloads import CHUNK_SIZE, StreamingFileResponse
 
@@ -14,7 +15,7 @@ def test_asgi_iteration_yields_the_file_in_chunks_and_closes_it():
     async def collect():
         return [part async for part in response]
 
-    parts = asyncio.run(collect())
+    parts = async_to_sync(collect)()
     assert len(parts) == 4 and max(len(p) for p in parts) == CHUNK_SIZE
     assert b"".join(parts) == data
     assert handle.closed
