@@ -34,6 +34,8 @@ from .names import generate_job_name
 from .spec import CommandJobSpec, _is_local, parse_command_job
 
 MAX_ARCHIVE_FILES = 10_000
+# Page names under /workspaces/<ws>/jobs/ that a job name would hide.
+RESERVED_JOB_NAMES = {"submit"}
 MAX_ARCHIVE_BYTES = 2 * 1024**3
 MODEL_TYPES = {"mlflow_model", "custom_model", "triton_model"}
 # Azure ML's rule for job and experiment names; they become paths and URL segments.
@@ -482,6 +484,8 @@ def _submit(
     if spec.name:
         if not NAME_PATTERN.match(name):
             errors["name"] = f"{name[:100]!r}: {NAME_RULE}"
+        elif name in RESERVED_JOB_NAMES:
+            errors["name"] = f"{name!r} is reserved by the studio's pages; choose another name."
         elif Job.objects.filter(workspace=workspace, name=name).exists():
             raise AlreadyExists({"name": f"A job named {name!r} already exists in {workspace.name}."})
     if spec.experiment_name is not None and not NAME_PATTERN.match(str(spec.experiment_name)):

@@ -52,12 +52,18 @@ class DataAssetSpec:
     uploads: list[UploadedFile] = field(default_factory=list)
 
 
+# Page names under /workspaces/<ws>/data/ that an asset name would hide.
+RESERVED_DATA_NAMES = {"uploads", "create"}
+
+
 def _validate_fields(spec: DataAssetSpec) -> dict:
     errors = {}
     try:
         validate_name_and_version(model=DataAsset, name=spec.name, version=spec.version)
     except ValidationError as exc:
         errors.update(exc.message_dict)
+    if spec.name in RESERVED_DATA_NAMES:
+        errors["name"] = [f"{spec.name!r} is reserved by the studio's pages; choose another name."]
     if spec.type not in DataType.values:
         errors["type"] = [f"Unknown type {spec.type!r}; use one of {', '.join(DataType.values)}."]
     if len(spec.description or "") > MAX_DESCRIPTION:

@@ -239,3 +239,13 @@ def test_deleting_an_uploaded_asset_removes_its_files_but_not_a_registered_path(
     services.data_asset_delete(asset=registered)
     assert stored_files(workspace) == {"raw/a.csv"}
     assert not DataAsset.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["uploads", "create"])
+def test_a_data_asset_cannot_take_the_name_of_a_page(name, owner, workspace):
+
+    from assets.data.services import DataAssetSpec, _validate_fields
+
+    errors = _validate_fields(DataAssetSpec(name=name, type="uri_file"))
+    assert "reserved" in errors["name"][0]

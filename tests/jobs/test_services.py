@@ -74,3 +74,20 @@ def test_a_report_from_another_node_changes_nothing(workspace, group):
     assert not services.job_node_process_lost(job_id=job.pk, node_name="other@h", reason="Lost.")
     assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
     assert group.poll() is None
+
+
+@pytest.mark.django_db
+def test_a_job_cannot_take_the_name_of_the_submit_page(owner, workspace):
+    from django.core.exceptions import ValidationError
+
+    from jobs.models import Job
+    from jobs.services import job_submit
+
+    with pytest.raises(ValidationError) as info:
+        job_submit(
+            workspace=workspace,
+            user=owner,
+            yaml_text="name: submit\ncommand: echo hi\nenvironment: azureml:AzureML-minimal-py311:1\n",
+        )
+    assert "reserved" in info.value.message_dict["name"][0]
+    assert not Job.objects.exists()
