@@ -279,6 +279,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DataTypeEnum": "assets.models.DataType",
+        "ModelTypeEnum": "assets.models.ModelType",
+        "BuildStatusEnum": "assets.models.BuildStatus",
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "NodeStateEnum": "compute.models.NodeState",
+        "ComputeTypeEnum": [("amlcompute", "amlcompute")],
+        "DatastoreKindEnum": "workspaces.models.DatastoreKind",
+        "RoleEnum": "workspaces.roles.Role",
+    },
 }
 
 LOGGING = {

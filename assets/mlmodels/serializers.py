@@ -1,10 +1,12 @@
 import json
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from assets.models import Model, ModelType
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
 class JsonObjectField(serializers.Field):
     """A mapping, given as a JSON object (JSON bodies) or as JSON text (multipart forms)."""
 
