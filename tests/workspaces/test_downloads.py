@@ -1,8 +1,8 @@
 """Downloads stream chunk by chunk under ASGI instead of being read whole into memory."""
 
+import asyncio
 import io
-
-from asgiref.sync import async_to_sync
+from concurrent.futures import ThreadPoolExecutor
 
 from workspaces.downloads import CHUNK_SIZE, StreamingFileResponse
 
@@ -15,7 +15,8 @@ def test_asgi_iteration_yields_the_file_in_chunks_and_closes_it():
     async def collect():
         return [part async for part in response]
 
-    parts = async_to_sync(collect)()
+    with ThreadPoolExecutor(1) as pool:  # its own event loop, whatever other tests left running here
+        parts = pool.submit(asyncio.run, collect()).result()
     assert len(parts) == 4 and max(len(p) for p in parts) == CHUNK_SIZE
     assert b"".join(parts) == data
     assert handle.closed
