@@ -70,6 +70,15 @@ def test_code_tab_and_file_view_escape_text(owner, workspace, browser_client, en
     ).content.decode()
     assert panel.lstrip().startswith('<div id="tab-panel"')
     assert 'data-path="utils"' in panel and 'data-path="train.py"' in panel
+    component = Component.objects.get(name="train_model")
+    code_uri = f"azureml://datastores/{component.datastore.name}/paths/{component.code_path}/"
+    assert f'data-copy="{code_uri}"' in panel
+    assert f'href="{PAGES}train_model/1/code/file?path=train.py"' in panel
+    assert f'href="{PAGES}train_model/1/code/download?path=utils"' in panel
+    nested = client.get(
+        f"{PAGES}train_model/1/code/", {"path": "utils"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="tab-panel"
+    ).content.decode()
+    assert f'data-copy="{code_uri}utils/"' in nested
     viewed = page(client, f"{PAGES}train_model/1/code/file", path="report.html")
     assert "&lt;script&gt;alert(3)&lt;/script&gt;" in viewed and "<script>alert(3)" not in viewed
     download = client.get(f"{PAGES}train_model/1/code/download", {"path": "report.html"})

@@ -99,6 +99,10 @@ def test_tabs_swap_only_the_panel_for_htmx(owner, workspace, browser_client, iri
     assert html.lstrip().startswith('<div id="tab-panel"')
     assert 'data-path="MLmodel"' in html
     assert "<html" not in html
+    model = Model.objects.get(name="iris")
+    assert f'data-copy="{model.uri}"' in html
+    assert f'href="{PAGES}iris/1/artifacts/file?path=MLmodel"' in html
+    assert f'href="{PAGES}iris/1/download"' in html
     assert response["Vary"] and "HX-Request" in response["Vary"]
 
 
