@@ -131,8 +131,13 @@ class Model(VersionedAsset):
     flavors = models.JSONField(default=dict, blank=True)
     signature = models.JSONField(default=dict, blank=True)
     input_example = models.JSONField(null=True, blank=True)
-    # Lineage: the job that produced it (filled by jobs).
+    # Lineage: the job that produced it (filled by jobs and by MLflow's register_model).
     job_name = models.CharField(max_length=255, blank=True)
+    # MLflow model version fields: where it was registered from, and the logged model behind it.
+    source = models.CharField(max_length=1024, blank=True)
+    model_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=20, default="READY")
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(VersionedAsset.Meta):
         constraints = [
@@ -142,6 +147,38 @@ class Model(VersionedAsset):
     @property
     def uri(self) -> str:
         return self.datastore.uri(self.path)
+
+
+class RegisteredModel(models.Model):
+    """A model name in the registry: what MLflow calls a registered model. Its versions are the
+    Model rows of that name; this row holds what belongs to the name (description, tags, aliases)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=255, validators=[asset_name_validator])
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="registered_model_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelAlias(models.Model):
+    registered_model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="aliases")
+    alias = models.CharField(max_length=255)
+    version = models.CharField(max_length=30)
+
+    class Meta:
+        ordering = ["alias"]
+        constraints = [models.UniqueConstraint(fields=["registered_model", "alias"], name="model_alias_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.registered_model.name}@{self.alias}"
 
 
 class Component(VersionedAsset):

@@ -9,10 +9,21 @@ from django.db import models
 from workspaces.models import Workspace
 
 
+class LifecycleStage(models.TextChoices):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
 class Experiment(models.Model):
+    """An Azure ML experiment, which is also an MLflow experiment (its id is the primary key)."""
+
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="experiments")
     name = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    lifecycle_stage = models.CharField(max_length=10, choices=LifecycleStage.choices, default=LifecycleStage.ACTIVE)
+    artifact_location = models.CharField(max_length=1024, blank=True, help_text="Empty: the studio's default")
+    tags = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -77,6 +88,10 @@ class Job(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     log_size = models.BigIntegerField(default=0)
+
+    # MLflow: a job's run is the job. Tags live in `tags` (MLflow's system tags included).
+    params = models.JSONField(default=dict, blank=True)
+    lifecycle_stage = models.CharField(max_length=10, choices=LifecycleStage.choices, default=LifecycleStage.ACTIVE)
 
     class Meta:
         ordering = ["-created_at"]

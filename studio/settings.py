@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "assets",
     "compute",
     "jobs",
+    "tracking",
 ]
 
 MIDDLEWARE = [

@@ -61,4 +61,5 @@ urlpatterns = [
     path("workspaces/<str:workspace>/compute/", include("compute.urls")),
     path("workspaces/", include("workspaces.urls")),
     path("api/v1/", include(api_v1)),
+    path("", include("tracking.urls")),
 ]

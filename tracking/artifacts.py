@@ -1,0 +1,3 @@
+"""MLflow endpoints: artifacts."""
+
+ROUTES = []

@@ -1,0 +1,3 @@
+"""MLflow endpoints: experiments."""
+
+ROUTES = []

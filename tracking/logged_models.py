@@ -1,0 +1,3 @@
+"""MLflow endpoints: logged_models."""
+
+ROUTES = []

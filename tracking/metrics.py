@@ -1,0 +1,3 @@
+"""MLflow endpoints: metrics."""
+
+ROUTES = []

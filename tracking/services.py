@@ -1,0 +1,64 @@
+"""Finding runs and experiments for an MLflow call, scoped to the call's workspace."""
+
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_STATE
+
+from jobs.models import Experiment, Job, LifecycleStage
+
+from .http import Call, invalid, not_found
+
+MAX_ID_LENGTH = 256
+
+
+def _check_id(value, field: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
+        raise invalid(f"'{field}' must be a non-empty string of at most {MAX_ID_LENGTH} characters.")
+    return value
+
+
+def run_id_of(call: Call) -> str:
+    """The run id of a call: `run_id`, or the older `run_uuid` the client also sends."""
+    value = call.get("run_id") or call.get("run_uuid")
+    if value in (None, ""):
+        raise invalid("Missing value for required parameter 'run_id'.")
+    return _check_id(value, "run_id")
+
+
+def get_run(call: Call, run_id: str | None = None) -> Job:
+    """The workspace's run (job) with this id, or RESOURCE_DOES_NOT_EXIST."""
+    run_id = _check_id(run_id, "run_id") if run_id is not None else run_id_of(call)
+    job = Job.objects.filter(workspace=call.workspace, name=run_id).select_related("experiment").first()
+    if job is None:
+        raise not_found(f"Run with id={run_id[:100]} not found")
+    return job
+
+
+def get_run_for_write(call: Call, run_id: str | None = None) -> Job:
+    """As get_run, but a deleted run refuses writes (INVALID_STATE), as MLflow's stores do."""
+    job = get_run(call, run_id)
+    if job.lifecycle_stage != LifecycleStage.ACTIVE:
+        raise MlflowException(
+            f"The run {job.name} must be in the 'active' state. Current state is {job.lifecycle_stage}.",
+            INVALID_STATE,
+        )
+    return job
+
+
+def get_experiment(call: Call, experiment_id) -> Experiment:
+    """The workspace's experiment with this id ("0" is the workspace's Default experiment)."""
+    if experiment_id in (None, ""):
+        raise invalid("Missing value for required parameter 'experiment_id'.")
+    experiment_id = str(experiment_id)
+    if experiment_id == "0":
+        return default_experiment(call.workspace)
+    if not experiment_id.isdigit() or len(experiment_id) > 18:
+        raise not_found(f"No Experiment with id={experiment_id[:100]} exists")
+    experiment = Experiment.objects.filter(workspace=call.workspace, pk=int(experiment_id)).first()
+    if experiment is None:
+        raise not_found(f"No Experiment with id={experiment_id} exists")
+    return experiment
+
+
+def default_experiment(workspace) -> Experiment:
+    experiment, _ = Experiment.objects.get_or_create(workspace=workspace, name="Default")
+    return experiment

@@ -1,0 +1,25 @@
+"""The MLflow tracking server of each workspace: tracking URI `/mlflow/v1.0/workspaces/<workspace>`.
+
+The client appends `/api/2.0/mlflow/<endpoint>` and `/api/2.0/mlflow-artifacts/artifacts/<path>`.
+Each handler module lists its endpoints in `ROUTES` as (sub-path, view).
+"""
+
+from django.urls import path
+
+from . import artifacts, experiments, logged_models, metrics, registry, runs
+
+PREFIX = "mlflow/v1.0/workspaces/<str:workspace>/api/2.0/"
+
+
+def _name(sub: str) -> str:
+    return "mlflow_" + sub.replace("/", "_").replace("-", "_").replace("<path:", "").replace(">", "")
+
+
+urlpatterns = [
+    path(PREFIX + "mlflow/" + sub, view, name=_name(sub))
+    for module in (experiments, runs, metrics, logged_models, registry)
+    for sub, view in module.ROUTES
+] + [
+    path(PREFIX + "mlflow-artifacts/" + sub, view, name="mlflow_artifacts_" + name)
+    for sub, view, name in artifacts.ROUTES
+]
