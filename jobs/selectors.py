@@ -6,7 +6,7 @@ from django.db.models import Count, Max, Q, QuerySet
 
 from workspaces.models import Workspace
 
-from .models import Experiment, Job, JobStatusEvent
+from .models import Experiment, Job, JobStatusEvent, LifecycleStage
 
 SORTS = {
     "created": "created_at",
@@ -35,8 +35,11 @@ def jobs_for_workspace(
     sort: str = "-created",
     include_children: bool = False,
 ) -> QuerySet[Job]:
-    """Jobs, newest first by default. `tag` is `key` or `key=value`; `search` matches name or display name."""
-    jobs = Job.objects.filter(workspace=workspace).select_related("experiment", "compute", "created_by")
+    """Jobs, newest first by default. `tag` is `key` or `key=value`; `search` matches name or display name.
+    Runs deleted through MLflow (`delete_run`, `delete_experiment`) are left out until restored."""
+    jobs = Job.objects.filter(workspace=workspace, lifecycle_stage=LifecycleStage.ACTIVE).select_related(
+        "experiment", "compute", "created_by"
+    )
     if not include_children:
         jobs = jobs.filter(parent__isnull=True)
     if status:

@@ -108,6 +108,11 @@ def job_cancel(*, job: Job) -> Job:
     """Cancel: a job not yet on a node ends at once; a running one is stopped by its node."""
     if job.is_terminal:
         raise ValidationError({"status": f"{job.name} has already ended ({job.status})."})
+    if job.type == "run":
+        # A run the MLflow client created has no node to stop it: it ends at once.
+        _transition(job.pk, to=JobStatus.CANCELED, allowed_from=ACTIVE, message="Canceled by a user.")
+        job.refresh_from_db()
+        return job
     pre_run = [JobStatus.NOT_STARTED, JobStatus.STARTING, JobStatus.PREPARING]
     if not _transition(
         job.pk,

@@ -1,8 +1,5 @@
 """Finding runs and experiments for an MLflow call, scoped to the call's workspace."""
 
-from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_STATE
-
 from jobs.models import Experiment, Job, LifecycleStage
 
 from .http import Call, invalid, not_found
@@ -34,13 +31,11 @@ def get_run(call: Call, run_id: str | None = None) -> Job:
 
 
 def get_run_for_write(call: Call, run_id: str | None = None) -> Job:
-    """As get_run, but a deleted run refuses writes (INVALID_STATE), as MLflow's stores do."""
+    """As get_run, but a deleted run refuses writes (INVALID_PARAMETER_VALUE, a 400 the client does
+    not retry), as MLflow's SQL store does."""
     job = get_run(call, run_id)
     if job.lifecycle_stage != LifecycleStage.ACTIVE:
-        raise MlflowException(
-            f"The run {job.name} must be in the 'active' state. Current state is {job.lifecycle_stage}.",
-            INVALID_STATE,
-        )
+        raise invalid(f"The run {job.name} must be in the 'active' state. Current state is {job.lifecycle_stage}.")
     return job
 
 
