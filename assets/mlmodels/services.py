@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from assets.models import Model, ModelType
+from assets.models import Model, ModelAlias, ModelType, RegisteredModel
 from assets.versioning import DuplicateVersion, create_version, validate_name_and_version
 from workspaces.models import Datastore, Workspace
 from workspaces.paths import clean_path, join, parse_datastore_uri
@@ -92,23 +93,38 @@ def _mlflow(fields: ModelFields, read) -> MlflowModel | None:
     return read_mlmodel(read, model_type_field="path") if fields.type == ModelType.MLFLOW else None
 
 
-def _create(*, workspace, user, fields: ModelFields, datastore: Datastore, path: str, mlflow: MlflowModel | None):
-    return create_version(
-        model=Model,
-        workspace=workspace,
-        name=fields.name,
-        version=fields.version,
-        type=fields.type,
-        description=fields.description,
-        tags=fields.tags,
-        properties=fields.properties,
-        datastore=datastore,
-        path=path,
-        flavors=mlflow.flavors if mlflow else {},
-        signature=mlflow.signature if mlflow else {},
-        input_example=mlflow.input_example if mlflow else None,
-        created_by=user,
-    )
+def registered_model_ensure(*, workspace: Workspace, name: str) -> RegisteredModel:
+    """The registry's row for the model name `name` (what MLflow calls a registered model), created
+    with the name's first version; its last-updated time moves with each new version."""
+    registered, created = RegisteredModel.objects.get_or_create(workspace=workspace, name=name)
+    if not created:
+        registered.save(update_fields=["updated_at"])
+    return registered
+
+
+def _create(
+    *, workspace, user, fields: ModelFields, datastore: Datastore, path: str, mlflow: MlflowModel | None, **extra
+):
+    with transaction.atomic():
+        model = create_version(
+            model=Model,
+            workspace=workspace,
+            name=fields.name,
+            version=fields.version,
+            type=fields.type,
+            description=fields.description,
+            tags=fields.tags,
+            properties=fields.properties,
+            datastore=datastore,
+            path=path,
+            flavors=mlflow.flavors if mlflow else {},
+            signature=mlflow.signature if mlflow else {},
+            input_example=mlflow.input_example if mlflow else None,
+            created_by=user,
+            **extra,
+        )
+        registered_model_ensure(workspace=workspace, name=fields.name)
+    return model
 
 
 # From uploaded files ------------------------------------------------------------------------------
@@ -232,6 +248,52 @@ def model_create_from_datastore(
     return _create(workspace=workspace, user=user, fields=fields, datastore=found, path=path, mlflow=mlflow)
 
 
+# From MLflow's model registry ---------------------------------------------------------------------
+
+
+def model_create_from_mlflow(
+    *,
+    workspace: Workspace,
+    user,
+    name: str,
+    datastore: Datastore,
+    path: str,
+    description: str = "",
+    tags: dict | None = None,
+    source: str = "",
+    run_id: str = "",
+    model_id: str = "",
+    properties: dict | None = None,
+) -> Model:
+    """A new version of `name` for the files at `path` (already in one of the workspace's datastores;
+    nothing is copied), as MLflow's create_model_version asks. The version is the next number. A folder
+    with a readable MLmodel file is an mlflow_model with its flavors and signature; anything else is a
+    custom_model (MLflow registers whatever the source holds)."""
+    fields = validate_fields(
+        ModelFields(name=name, description=description, tags=tags or {}, properties=properties or {})
+    )
+    storage = datastore_storage(datastore)
+    mlflow = None
+    if is_folder(storage, path):
+        try:
+            mlflow = read_mlmodel(model_file_reader(_storage_reader(storage), path))
+        except ValidationError:
+            mlflow = None
+    fields.type = ModelType.MLFLOW if mlflow else ModelType.CUSTOM
+    return _create(
+        workspace=workspace,
+        user=user,
+        fields=fields,
+        datastore=datastore,
+        path=path,
+        mlflow=mlflow,
+        source=source,
+        job_name=run_id,
+        model_id=model_id,
+        status="READY",
+    )
+
+
 # From a model YAML --------------------------------------------------------------------------------
 
 
@@ -288,7 +350,7 @@ def model_update(*, model: Model, description: str | None = None, tags: dict | N
         model.tags = _check_map(tags, "tags")
         changed.append("tags")
     if changed:
-        model.save(update_fields=changed)
+        model.save(update_fields=[*changed, "updated_at"])
     return model
 
 
@@ -303,3 +365,15 @@ def model_restore(*, model: Model) -> Model:
     Model.objects.filter(pk=model.pk).update(is_archived=False)
     model.is_archived = False
     return model
+
+
+@transaction.atomic
+def model_delete(*, model: Model) -> None:
+    """Remove one version from the registry (MLflow's delete_model_version). Its files stay where they
+    are (a run's artifacts or an upload); aliases that pointed at it go. The registered model stays,
+    with its description and tags, even when this was its last version, as in MLflow."""
+    ModelAlias.objects.filter(
+        registered_model__workspace_id=model.workspace_id, registered_model__name=model.name, version=model.version
+    ).delete()
+    RegisteredModel.objects.filter(workspace_id=model.workspace_id, name=model.name).update(updated_at=timezone.now())
+    model.delete()
