@@ -7,9 +7,14 @@ from . import streams, views
 urlpatterns = [
     path("", views.job_list, name="job_list"),
     path("submit/", views.job_create, name="job_create"),
+    path("compare/", views.job_compare, name="job_compare"),
     path("<str:name>/", views.job_detail, name="job_detail"),
     path("<str:name>/stream", streams.job_stream, name="job_stream"),
     path("<str:name>/cancel", views.job_cancel, name="job_cancel"),
     path("<str:name>/log", views.job_log_download, name="job_log_download"),
     path("<str:name>/download", views.job_file_download, name="job_file_download"),
+    path("<str:name>/metrics", views.job_metrics, name="job_metrics"),
+    path("<str:name>/metrics/series", views.job_metric_series, name="job_metric_series"),
+    path("<str:name>/image", views.job_image, name="job_image"),
+    path("<str:name>/register-model", views.job_register_model, name="job_register_model"),
 ]

@@ -1,4 +1,5 @@
-"""Jobs in the browser: the list, the submit form, a job's page (Overview, Outputs + logs, Code)."""
+"""Jobs in the browser: the list, the submit form, a job's page (Overview, Metrics, Images, Outputs + logs,
+Code), the chart data of its metrics, and the Compare page of several jobs."""
 
 import json
 import os
@@ -10,7 +11,8 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.db import transaction
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +22,8 @@ from django.views.decorators.vary import vary_on_headers
 from assets.components import interface as component_interface
 from assets.components import selectors as component_selectors
 from assets.environments import selectors as environment_selectors
+from assets.mlmodels import services as model_services
+from assets.models import Model, ModelType
 from compute.selectors import clusters_for_workspace
 from workspaces.access import workspace_view
 from workspaces.downloads import StreamingFileResponse, file_response, folder_zip_response
@@ -29,17 +33,30 @@ from workspaces.roles import Perm
 from workspaces.selectors import datastore_by_name
 from workspaces.storage import datastore_storage, is_folder, list_folder, walk_files
 
-from . import selectors, services
+from . import metric_charts, selectors, services
 from .forms import DATA_TYPES, INPUT_MODES, LITERAL_TYPES, OUTPUT_MODES, OUTPUT_TYPES, JobFilterForm, JobSubmitForm, Row
 from .joblog import read_log
 from .models import ACTIVE, JobStatus
 
 PAGE_SIZE = 50
-TABS = ("overview", "outputs", "code")
+TABS = ("overview", "metrics", "images", "outputs", "code")
 LOG_FOLDERS = ("outputs", "logs", "user_logs", "system_logs")
 STD_LOG = "user_logs/std_log.txt"
 MAX_TREE_ENTRIES = 1000
 LOG_TAIL_BYTES = 2 * 1024 * 1024  # a longer log opens at its end; the download has all of it
+SYSTEM_TAG_PREFIX = "mlflow."
+METRICS_POLL_MS = 1500
+MAX_COMPARE = 10
+MAX_IMAGES = 200
+MAX_IMAGE_SCAN = 5000  # files looked at for the Images tab
+RASTER_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "bmp": "image/bmp",
+}
 PARTS = {"job-live": "job-live", "job-files": "job-files", "job-tree": "tree"}  # htmx target -> partial
 
 
@@ -268,11 +285,12 @@ def _with_live_log(rows: list[dict]) -> list[dict]:
 
 
 def _clean_job_path(raw: str, allowed) -> str:
+    """A clean path inside the job's folder, below one of the `allowed` top folders (None: any)."""
     try:
         path = clean_path(raw or "", field="path")
     except ValidationError as exc:
         raise BadRequest(exc.messages[0]) from exc
-    if path.split("/", 1)[0] not in allowed:
+    if not path or (allowed is not None and path.split("/", 1)[0] not in allowed):
         raise Http404("No such file in this job.")
     return path
 
@@ -281,11 +299,19 @@ def _artifacts(job):
     return datastore_storage(datastore_by_name(workspace=job.workspace, name="workspaceartifactstore"))
 
 
+def _output_folders(storage, job) -> tuple[str, ...]:
+    """outputs and the log folders, then any other folder of the job's (what MLflow logs as artifacts)."""
+    logged = [e.name for e in list_folder(storage, job.artifact_prefix) if e.is_folder and e.name != "code"]
+    return LOG_FOLDERS + tuple(name for name in logged if name not in LOG_FOLDERS)
+
+
 def _files_context(job, tab: str, selected: str) -> dict:
     storage = _artifacts(job)
-    folders = LOG_FOLDERS if tab == "outputs" else ("code",)
+    folders = ("code",)
     error = ""
     try:
+        if tab == "outputs":
+            folders = _output_folders(storage, job)
         rows, capped = _tree(storage, job.artifact_prefix, folders)
     except Exception as exc:  # noqa: BLE001 - an unreachable artifact store is shown; the live log still works
         rows, capped, error = [], False, f"The job's folder could not be read: {exc}"
@@ -303,12 +329,71 @@ def _files_context(job, tab: str, selected: str) -> dict:
             preview = preview_file(storage, full)
     return {
         "tree": rows,
+        "model_folders": _model_folders(rows) if tab == "outputs" else [],
         "tree_capped": capped,
         "tree_limit": MAX_TREE_ENTRIES,
         "tree_error": error,
         "selected": selected if preview or selected == STD_LOG else "",
         "preview": preview,
     }
+
+
+def _model_folders(rows: list[dict]) -> list[dict]:
+    """The folders a model can be registered from; one holding an MLmodel file is an MLflow model."""
+    mlflow = {row["path"].rpartition("/")[0] for row in rows if not row["folder"] and row["name"] == "MLmodel"}
+    folders = [
+        {"path": row["path"], "mlflow": row["path"] in mlflow}
+        for row in rows
+        if row["folder"] and row["path"] not in LOG_FOLDERS[1:] and not row["path"].startswith(("logs/", "user_logs/"))
+    ]
+    return sorted(folders, key=lambda folder: (not folder["mlflow"], folder["path"] != "outputs/model"))
+
+
+def _split_tags(tags: dict) -> tuple[list[tuple], list[tuple]]:
+    """(the tags a person set, MLflow's system tags `mlflow.*`), each sorted by key."""
+    items = sorted((tags or {}).items())
+    return (
+        [(k, v) for k, v in items if not k.startswith(SYSTEM_TAG_PREFIX)],
+        [(k, v) for k, v in items if k.startswith(SYSTEM_TAG_PREFIX)],
+    )
+
+
+def _overview_context(job) -> dict:
+    user_tags, system_tags = _split_tags(job.tags)
+    inputs, outputs = _io_rows(job)
+    return {
+        "timeline": _timeline(job),
+        "inputs": inputs,
+        "outputs": outputs,
+        "params": sorted((job.params or {}).items()),
+        "user_tags": user_tags,
+        "system_tags": system_tags,
+        "metrics": metric_charts.metric_summary(job),
+        "models": Model.objects.filter(workspace=job.workspace, job_name=job.name).order_by("name", "-created_at"),
+    }
+
+
+def _images_context(job) -> dict:
+    """Images anywhere in the job's folder but its code: rasters shown, SVG offered as downloads."""
+    storage = _artifacts(job)
+    start = len(job.artifact_prefix) + 1
+    images, drawings, error, capped = [], [], "", False
+    try:
+        for scanned, full in enumerate(walk_files(storage, job.artifact_prefix)):
+            path = full[start:]
+            extension = path.rpartition(".")[2].lower()
+            if scanned >= MAX_IMAGE_SCAN or len(images) + len(drawings) >= MAX_IMAGES:
+                capped = True
+                break
+            if path.startswith("code/"):
+                continue
+            if extension in RASTER_TYPES:
+                images.append({"path": path, "name": path.rpartition("/")[2]})
+            elif extension == "svg":
+                drawings.append({"path": path, "name": path.rpartition("/")[2]})
+    except Exception as exc:  # noqa: BLE001 - an unreachable artifact store is shown, not raised
+        error = f"The job's folder could not be read: {exc}"
+    return {"images": images, "drawings": drawings, "images_error": error, "images_capped": capped}
 
 
 @workspace_view(read=Perm.DATA_READ)
@@ -326,8 +411,12 @@ def job_detail(request, access, name):
     }
     target = request.htmx.target if request.htmx else None
     if tab == "overview":
-        context["timeline"] = _timeline(job)
-        context["inputs"], context["outputs"] = _io_rows(job)
+        context.update(_overview_context(job))
+    elif tab == "metrics":
+        context["poll_ms"] = METRICS_POLL_MS
+    elif tab == "images":
+        if target != "job-live":
+            context.update(_images_context(job))
     elif target != "job-live":  # the status poll of these tabs brings only the head
         context.update(_files_context(job, tab, request.GET.get("path", "")))
         context["log_from"] = max(job.log_size - LOG_TAIL_BYTES, 0)
@@ -348,6 +437,139 @@ def job_cancel(request, access, name):
     else:
         messages.success(request, f"Cancel requested for {job.name}.")
     return redirect("job_detail", access.workspace.name, job.name)
+
+
+@workspace_view(read=Perm.DATA_WRITE, write=Perm.DATA_WRITE)
+@require_POST
+def job_register_model(request, access, name):
+    """Register a folder (or file) of the job's folder as a model version, with the job as its lineage."""
+    job = _job_or_404(access, name)
+    path = _clean_job_path(request.POST.get("path", ""), None)
+    fields = model_services.ModelFields(
+        name=request.POST.get("name", ""),
+        version=request.POST.get("version") or None,
+        type=request.POST.get("type", ModelType.CUSTOM),
+        description=request.POST.get("description", ""),
+    )
+    try:
+        model = _register_from_job(access, request.user, job, fields, path)
+    except ValidationError as exc:
+        messages.error(request, "Could not register the model: " + " ".join(exc.messages))
+        url = reverse("job_detail", args=[access.workspace.name, job.name])
+        return redirect(f"{url}?{urlencode({'tab': 'outputs', 'path': request.POST.get('selected', '')})}")
+    messages.success(request, f"Registered model {model.name}:{model.version} from {job.name}.")
+    return redirect("model_detail", access.workspace.name, model.name, model.version)
+
+
+@transaction.atomic
+def _register_from_job(access, user, job, fields, path: str) -> Model:
+    model = model_services.model_create_from_datastore(
+        workspace=access.workspace,
+        user=user,
+        fields=fields,
+        path=join(job.artifact_prefix, path),
+        datastore="workspaceartifactstore",
+    )
+    model.job_name = job.name
+    model.source = f"azureml://jobs/{job.name}/outputs/artifacts/paths/{path}"
+    model.save(update_fields=["job_name", "source"])
+    return model
+
+
+# -- metrics, images, compare -----------------------------------------------------------------------
+
+
+@workspace_view(read=Perm.DATA_READ)
+def job_metrics(request, access, name):
+    """Each metric of the job with its point count and latest value, and whether the job still runs."""
+    job = _job_or_404(access, name)
+    return JsonResponse(
+        {
+            "job": job.name,
+            "status": job.status,
+            "active": job.status in ACTIVE,
+            "metrics": metric_charts.metric_summary(job),
+        }
+    )
+
+
+@workspace_view(read=Perm.DATA_READ)
+def job_metric_series(request, access, name):
+    """One metric's points for a chart: ?key=, x=step|time, after_id=<last_id of an earlier answer>."""
+    job = _job_or_404(access, name)
+    key = request.GET.get("key", "")
+    x = request.GET.get("x") if request.GET.get("x") in metric_charts.X_AXES else "step"
+    try:
+        after_id = int(request.GET["after_id"]) if request.GET.get("after_id") else None
+    except ValueError as exc:
+        raise BadRequest("after_id must be a whole number.") from exc
+    return JsonResponse(metric_charts.metric_points(job, key, x=x, after_id=after_id))
+
+
+@workspace_view(read=Perm.DATA_READ)
+def job_image(request, access, name):
+    """An image of the job's folder, only ever as a raster image type (never SVG or HTML)."""
+    job = _job_or_404(access, name)
+    path = _clean_job_path(request.GET.get("path", ""), None)
+    content_type = RASTER_TYPES.get(path.rpartition(".")[2].lower())
+    storage = _artifacts(job)
+    full = join(job.artifact_prefix, path)
+    if content_type is None or not storage.exists(full) or is_folder(storage, full):
+        raise Http404("No such image.")
+    response = StreamingFileResponse(storage.open(full, "rb"), content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+def _compare_rows(values_of, jobs, keys) -> list[dict]:
+    rows = []
+    for key in keys:
+        values = [values_of(job, key) for job in jobs]
+        rows.append({"key": key, "values": values, "same": len(set(values)) == 1})
+    return rows
+
+
+@workspace_view(read=Perm.DATA_READ)
+def job_compare(request, access):
+    """Two to ten jobs side by side: properties, parameters, latest metrics, and overlaid charts."""
+    names = list(dict.fromkeys(request.GET.getlist("job")))
+    jobs = [job for job in (selectors.job_by_name(workspace=access.workspace, name=n) for n in names) if job]
+    jobs = jobs[:MAX_COMPARE]
+    summaries = {job.pk: {m["key"]: m for m in metric_charts.metric_summary(job)} for job in jobs}
+    param_keys = sorted({key for job in jobs for key in (job.params or {})})
+    metric_keys = sorted({key for summary in summaries.values() for key in summary})
+    for job in jobs:
+        job.elapsed = _elapsed(job)
+    properties = [
+        {"key": "Status", "values": [job.status for job in jobs]},
+        {"key": "Experiment", "values": [job.experiment.name for job in jobs]},
+        {"key": "Created on", "values": [job.created_at.strftime("%b %-d, %Y %H:%M") for job in jobs]},
+        {"key": "Duration", "values": [job.elapsed or "—" for job in jobs]},
+    ]
+    for row in properties:
+        row["same"] = len(set(row["values"])) == 1
+    context = {
+        "access": access,
+        "jobs": jobs,
+        "too_many": len(names) > MAX_COMPARE,
+        "properties": properties,
+        "params": _compare_rows(lambda job, key: str((job.params or {}).get(key, "—")), jobs, param_keys),
+        "metrics": _compare_rows(
+            lambda job, key: summaries[job.pk][key]["text"] if key in summaries[job.pk] else "—", jobs, metric_keys
+        ),
+        "chart_keys": [k for k in metric_keys if any(s.get(k, {}).get("count", 0) > 1 for s in summaries.values())],
+        "compare_jobs": [
+            {
+                "name": job.name,
+                "label": job.display_name or job.name,
+                "series_url": reverse("job_metric_series", args=[access.workspace.name, job.name]),
+            }
+            for job in jobs
+        ],
+    }
+    return render(request, "jobs/compare.html", context)
 
 
 # -- downloads --------------------------------------------------------------------------------------
@@ -379,7 +601,7 @@ def job_file_download(request, access, name):
     storage = _artifacts(job)
     if request.GET.get("path") == "all":
         return _zip_of(storage, job, LOG_FOLDERS, f"{job.name}-outputs-and-logs")
-    path = _clean_job_path(request.GET.get("path", ""), LOG_FOLDERS + ("code",))
+    path = _clean_job_path(request.GET.get("path", ""), None)
     full = join(job.artifact_prefix, path)
     if is_folder(storage, full):
         return folder_zip_response(storage, full, name=f"{job.name}-{path.replace('/', '-')}")
