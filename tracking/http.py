@@ -9,19 +9,27 @@ role, refuses non-JSON bodies (415) and foreign origins (403), parses the body, 
 
 import base64
 import hashlib
+import io
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from functools import wraps
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import authenticate, get_user_model
 from django.core.cache import caches
-from django.http import HttpResponse, JsonResponse
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.core.handlers.asgi import ASGIRequest
+from django.db import close_old_connections, connection
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
     ENDPOINT_NOT_FOUND,
+    INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     PERMISSION_DENIED,
     RESOURCE_DOES_NOT_EXIST,
@@ -160,8 +168,22 @@ def parse_body(request) -> dict:
     return body
 
 
-def endpoint(*, methods: tuple[str, ...], perm: Perm):
-    """Mark a handler `fn(call) -> dict | HttpResponse` as an MLflow endpoint view."""
+def _body_too_big(request) -> bool:
+    """Whether the body is over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (a 10 MB metric name, say):
+    refused with MLflow's error body instead of Django's HTML 400."""
+    try:
+        request.body  # noqa: B018 - reading it is the check
+    except RequestDataTooBig:
+        return True
+    return False
+
+
+def endpoint(*, methods: tuple[str, ...], perm: Perm, raw_body: bool = False):
+    """Mark a handler `fn(call) -> dict | HttpResponse` as an MLflow endpoint view.
+
+    With `raw_body`, the body is not a JSON document but the bytes of a file (an artifact upload):
+    any content type is accepted, nothing is parsed, and the handler reads `call.request` itself.
+    """
 
     def decorator(fn):
         @csrf_exempt
@@ -177,7 +199,9 @@ def endpoint(*, methods: tuple[str, ...], perm: Perm):
             request.user = user
             if not origin_allowed(request):
                 return _error(PERMISSION_DENIED, "Requests from another site's pages are not accepted.")
-            if request.method not in ("GET", "HEAD") and request.body:
+            if not raw_body and request.method not in ("GET", "HEAD") and _body_too_big(request):
+                return _error(INVALID_PARAMETER_VALUE, "The request body is too large.")
+            if not raw_body and request.method not in ("GET", "HEAD") and request.body:
                 content_type = request.content_type or ""
                 if content_type != "application/json":
                     return JsonResponse(
@@ -198,11 +222,12 @@ def endpoint(*, methods: tuple[str, ...], perm: Perm):
                     f"Your role ({access.role_label}) in {access.workspace.name} does not allow this.",
                 )
             try:
-                call = Call(request=request, access=access, body=parse_body(request))
+                body = {} if raw_body and request.method not in ("GET", "HEAD") else parse_body(request)
+                call = Call(request=request, access=access, body=body)
                 result = fn(call, **kwargs)
             except MlflowException as exc:
                 return error_response(exc)
-            if isinstance(result, HttpResponse):
+            if isinstance(result, HttpResponseBase):
                 return result
             return JsonResponse(result if result is not None else {}, json_dumps_params={"allow_nan": True})
 
@@ -211,3 +236,107 @@ def endpoint(*, methods: tuple[str, ...], perm: Perm):
         return view
 
     return decorator
+
+
+def by_method(**views):
+    """One route served by several endpoint views, one per HTTP method (e.g. GET=..., PUT=...):
+    each keeps its own permission. Other methods get ENDPOINT_NOT_FOUND."""
+    methods = tuple(views)
+
+    @csrf_exempt
+    def view(request, workspace, **kwargs):
+        if request.method not in views:
+            return _error(ENDPOINT_NOT_FOUND, f"{request.method} is not supported here; use {', '.join(methods)}.")
+        return views[request.method](request, workspace, **kwargs)
+
+    reads = [v.studio_access["read"] for m, v in views.items() if m in ("GET", "HEAD")]
+    writes = [v.studio_access["write"] for m, v in views.items() if m not in ("GET", "HEAD")]
+    view.studio_access = {"scope": "workspace", "read": (reads or writes)[0], "write": (writes or reads)[0]}
+    view.mlflow_methods = methods
+    return view
+
+
+# --- a lean ASGI route for the calls a training loop makes many times ---------------------
+
+HOT_ROUTE = re.compile(r"^/mlflow/v1\.0/workspaces/(?P<workspace>[^/]+)/api/2\.0/mlflow/(?P<sub>[a-z/-]+)$")
+HOT_ENDPOINTS = ("runs/log-metric", "runs/log-batch", "metrics/get-history")
+
+
+def _hot_views() -> dict:
+    """The endpoint views of HOT_ENDPOINTS, as tracking.urls routes them."""
+    from . import urls
+
+    prefix = urls.PREFIX + "mlflow/"
+    views = {str(p.pattern)[len(prefix) :]: p.callback for p in urls.urlpatterns if str(p.pattern).startswith(prefix)}
+    return {sub: views[sub] for sub in HOT_ENDPOINTS if sub in views}
+
+
+def _serve_hot(view, scope, body: bytes, workspace: str):
+    """Run an endpoint view on a request built from the ASGI scope, outside Django's middleware
+    and URL resolver: the view does every check itself (auth, origin, role, content type).
+
+    An SQLite connection stays open from one hot call to the next (opening one and setting its
+    pragmas costs as much as a metric write); other databases follow CONN_MAX_AGE as usual."""
+    if connection.vendor != "sqlite":
+        close_old_connections()
+    try:
+        request = ASGIRequest(scope, io.BytesIO(body))
+        try:
+            request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
+        except DisallowedHost:
+            return HttpResponseBadRequest()
+        try:
+            return view(request, workspace)
+        except Exception:  # noqa: BLE001 - answered as Django answers an unhandled error
+            log.exception("MLflow endpoint %s failed", scope["path"])
+            return _error(INTERNAL_ERROR, "Internal error.")
+    finally:
+        if connection.in_atomic_block or connection.vendor != "sqlite":
+            close_old_connections()
+
+
+class MlflowFastPath:
+    """An ASGI wrapper that serves the hot MLflow calls (log-metric, log-batch, get-history) with
+    an Authorization header directly through their endpoint views.
+
+    Django's stack (middleware, URL resolution, a thread hop per sync middleware) costs more than
+    these calls themselves. The views authenticate and authorize every request on their own, so
+    nothing is skipped that they rely on; a browser's session call (no Authorization header) and
+    every other path go through Django as usual.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.views = None
+
+    async def __call__(self, scope, receive, send):
+        match = HOT_ROUTE.match(scope.get("path", "")) if scope["type"] == "http" else None
+        if match is None or not any(name == b"authorization" for name, _ in scope.get("headers") or ()):
+            return await self.app(scope, receive, send)
+        if self.views is None:
+            self.views = _hot_views()
+        view = self.views.get(match["sub"])
+        if view is None:
+            return await self.app(scope, receive, send)
+        body = await _read_body(receive)
+        if body is None:
+            return
+        response = await sync_to_async(_serve_hot)(view, scope, body, match["workspace"])
+        headers = [(b"content-type", response["Content-Type"].encode()), (b"x-content-type-options", b"nosniff")]
+        headers += [
+            (name.lower().encode(), value.encode()) for name, value in response.items() if name != "Content-Type"
+        ]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": response.content})
+
+
+async def _read_body(receive) -> bytes | None:
+    """The whole request body (studio.body_limit bounds it), or None if the client went away."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)

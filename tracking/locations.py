@@ -4,6 +4,10 @@ An artifact URI is `mlflow-artifacts:/<datastore>/<path>`: the client resolves i
 tracking URI to `.../api/2.0/mlflow-artifacts/artifacts/<datastore>/<path>`, which the studio
 serves from that datastore of the workspace. A run's artifacts are the job's folder in
 `workspaceartifactstore` (`ExperimentRun/dcid.<run id>`, next to its outputs and logs).
+
+A logged model (MLflow 3) made by a run keeps its files in that run's `outputs/models/<model id>`,
+so the job's Outputs tab lists it next to the run's other outputs; one made outside any run keeps
+them where MLflow would, `<experiment artifact location>/models/<model id>/artifacts`.
 """
 
 from django.core.exceptions import ValidationError
@@ -27,6 +31,13 @@ def run_artifact_uri(job) -> str:
 
 def experiment_artifact_uri(experiment) -> str:
     return experiment.artifact_location or artifact_uri(ARTIFACT_STORE, f"mlflow/{experiment.pk}")
+
+
+def logged_model_artifact_uri(model_id: str, *, experiment, run=None) -> str:
+    """Where a new logged model's files go: below its source run's outputs, else its experiment's."""
+    if run is not None:
+        return f"{run_artifact_uri(run)}/outputs/models/{model_id}"
+    return f"{experiment_artifact_uri(experiment).rstrip('/')}/models/{model_id}/artifacts"
 
 
 def resolve_artifact_path(workspace, raw: str, *, field: str = "path"):

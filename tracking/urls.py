@@ -4,6 +4,8 @@ The client appends `/api/2.0/mlflow/<endpoint>` and `/api/2.0/mlflow-artifacts/a
 Each handler module lists its endpoints in `ROUTES` as (sub-path, view).
 """
 
+import re
+
 from django.urls import path
 
 from . import artifacts, experiments, logged_models, metrics, registry, runs
@@ -12,7 +14,7 @@ PREFIX = "mlflow/v1.0/workspaces/<str:workspace>/api/2.0/"
 
 
 def _name(sub: str) -> str:
-    return "mlflow_" + sub.replace("/", "_").replace("-", "_").replace("<path:", "").replace(">", "")
+    return "mlflow_" + re.sub(r"<(?:\w+:)?(\w+)>", r"\1", sub).replace("/", "_").replace("-", "_")
 
 
 urlpatterns = [

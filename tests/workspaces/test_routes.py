@@ -27,6 +27,8 @@ PLACEHOLDERS = {
     "upload_id": "00000000-0000-4000-8000-000000000000",
     "build_id": 1,
     "artifact_path": "workspaceartifactstore/placeholder",
+    "model_id": "m-00000000000000000000000000000000",
+    "tag_key": "placeholder-tag",
 }
 # Token APIs: anonymous calls get 401 (not a login redirect) and reads may be POSTs (MLflow's search).
 API_PREFIXES = ("api/", "mlflow/")
