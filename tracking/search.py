@@ -150,6 +150,7 @@ def user_id_expression():
         NullIf(json_text(USER_ID_PROPERTY, "properties"), Value("")),
         F("created_by__username"),
         Value(""),
+        output_field=TextField(),
     )
 
 

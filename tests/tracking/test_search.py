@@ -93,6 +93,16 @@ def test_filter_by_run_id_in(client, runs):
     assert sorted(found) == ["alpha", "beta"]
 
 
+def test_user_id_filter_and_order(client, runs):
+    """user_id is the one the client sent, else the studio user who created the run."""
+    experiment_id, _ = runs
+    body = {"experiment_id": experiment_id, "run_name": "delta", "user_id": "zed", "start_time": 4_000}
+    ok(post(client, "runs/create", body))
+    assert search(client, experiment_id, filter="attributes.user_id = 'zed'") == ["delta"]
+    assert search(client, experiment_id, filter="attributes.user_id != 'zed'") == ["gamma", "beta", "alpha"]
+    assert search(client, experiment_id, order_by=["attributes.user_id DESC"]) == ["delta", "gamma", "beta", "alpha"]
+
+
 def test_order_by(client, runs):
     experiment_id, _ = runs
     assert search(client, experiment_id, order_by=["metrics.acc DESC"]) == ["alpha", "gamma", "beta"]
