@@ -197,16 +197,40 @@ class Component(VersionedAsset):
 
 
 class UploadSession(models.Model):
-    """A resumable upload: chunks are appended to a staging file until the upload completes."""
+    """A resumable upload: chunks are written into a staging file until the upload completes.
+
+    `received` is where the bytes received so far stop being contiguous from byte 0. A `parallel`
+    upload also takes chunks at any offset, several at once; the runs it holds beyond `received`
+    are its UploadRange rows.
+    """
 
     id = models.UUIDField(primary_key=True)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     file_name = models.CharField(max_length=1024, help_text="Relative path as the user gave it (metadata only)")
     size = models.BigIntegerField()
-    received = models.BigIntegerField(default=0)
+    received = models.BigIntegerField(default=0, help_text="Bytes [0, received) are all in")
+    parallel = models.BooleanField(default=False, help_text="Chunks may come in any order, several at once")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.received}/{self.size})"
+
+
+class UploadRange(models.Model):
+    """Bytes [start, end) of a parallel upload, received beyond its contiguous `received` prefix.
+
+    An upload's ranges never overlap or touch one another, and all start after `received`: a chunk
+    that joins two of them merges them into one row (assets/data/uploads.py chunk_commit).
+    """
+
+    upload = models.ForeignKey(UploadSession, on_delete=models.CASCADE, related_name="ranges")
+    start = models.BigIntegerField()
+    end = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["upload", "start"], name="upload_range_start")]
+
+    def __str__(self) -> str:
+        return f"{self.upload_id}: {self.start}-{self.end}"

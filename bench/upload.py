@@ -4,8 +4,8 @@ Prints figures (not a test): the upload's throughput as a ratio of `cp` of the s
 same disk, measured in the same run (target >= 0.7), and the web process's peak RSS growth during
 the upload (target <= 100 MB).
 
-    .venv/bin/python bench/upload.py                 # 1 GiB
-    .venv/bin/python bench/upload.py --size-mib 256 --chunk-mib 8
+    .venv/bin/python bench/upload.py                 # 1 GiB, 4 chunks at once (a parallel upload)
+    .venv/bin/python bench/upload.py --size-mib 256 --chunk-mib 8 --connections 1   # in order
 
 The studio runs as `manage.py runstudio` (tests/studio_process.py) with its own temporary data
 directory; the file is made in that directory, so `cp` and the upload write to the same disk.
@@ -20,7 +20,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -86,6 +88,12 @@ def memory_kib(pid: int) -> dict[str, int]:
     return fields
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_peak(pid: int) -> bool:
     """Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0)."""
     try:
@@ -140,33 +148,68 @@ class SendfileClient:
         self.sock.close()
 
 
-def upload(client: httpx.Client, workspace: str, source: Path, chunk_size: int | None, raw=None) -> tuple[dict, int]:
-    base = f"/api/v1/workspaces/{workspace}/data"
+def upload(
+    client: httpx.Client, workspace: str, source: Path, chunk_size: int | None, connections: int, raw=None
+) -> tuple[dict, int]:
+    """Upload `source` in chunks over `connections` connections at once (a parallel upload when
+    more than one, as azcopy sends blocks), then create a uri_file asset from it."""
+    base = workspace_base(workspace)
     size = source.stat().st_size
-    session = client.post(f"{base}/uploads", json={"file_name": source.name, "size": size}).raise_for_status().json()
+    session = (
+        client.post(f"{base}/uploads", json={"file_name": source.name, "size": size, "parallel": connections > 1})
+        .raise_for_status()
+        .json()
+    )
+    url = f"{base}/uploads/{session['id']}"
     chunk = chunk_size or session["chunk_size"]
-    received, chunks = 0, 0
-    with open(source, "rb") as handle:
-        while raw is not None and received < size:
-            length = min(chunk, size - received)
-            received = raw.put_range(f"{base}/uploads/{session['id']}", handle, received, length, size)["received"]
-            chunks += 1
-        while received < size:
-            data = handle.read(min(chunk, size - received))
-            response = client.put(
-                f"{base}/uploads/{session['id']}",
-                content=data,
-                headers={
-                    "Content-Type": "application/octet-stream",
-                    "Content-Range": f"bytes {received}-{received + len(data) - 1}/{size}",
-                },
-            )
-            response.raise_for_status()
-            received = response.json()["received"]
-            chunks += 1
+    starts = iter(range(0, size, chunk))
+    lock = threading.Lock()
+
+    def next_start() -> int | None:
+        with lock:
+            return next(starts, None)
+
+    def send_with_sendfile() -> int:
+        sent, sender = 0, raw()
+        try:
+            with open(source, "rb") as handle:
+                while (start := next_start()) is not None:
+                    sender.put_range(url, handle, start, min(chunk, size - start), size)
+                    sent += 1
+        finally:
+            sender.close()
+        return sent
+
+    def send_with_httpx() -> int:
+        sent = 0
+        with open(source, "rb") as handle:
+            while (start := next_start()) is not None:
+                data = os.pread(handle.fileno(), min(chunk, size - start), start)
+                response = client.put(
+                    url,
+                    content=data,
+                    headers={
+                        "Content-Type": "application/octet-stream",
+                        "Content-Range": f"bytes {start}-{start + len(data) - 1}/{size}",
+                    },
+                )
+                response.raise_for_status()
+                sent += 1
+        return sent
+
+    send = send_with_sendfile if raw is not None else send_with_httpx
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        chunks = sum(future.result() for future in [pool.submit(send) for _ in range(connections)])
+    sent = time.perf_counter()
     name = f"bench-{int(time.time())}"
     asset = client.post(base, json={"name": name, "type": "uri_file", "uploads": [{"id": session["id"]}]})
+    print(f"chunks sent in {sent - started:.2f} s, asset created in {time.perf_counter() - sent:.2f} s", flush=True)
     return asset.raise_for_status().json(), chunks
+
+
+def workspace_base(workspace: str) -> str:
+    return f"/api/v1/workspaces/{workspace}/data"
 
 
 def main() -> int:
@@ -178,6 +221,12 @@ def main() -> int:
         choices=["sendfile", "httpx"],
         default="sendfile",
         help="sendfile: bodies sent by the kernel from the file (measures the studio); httpx: as the CLI sends them.",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=4,
+        help="Chunks sent at once, each on its own connection (a parallel upload); 1: in order, as before.",
     )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary data directory.")
     args = parser.parse_args()
@@ -201,17 +250,16 @@ def main() -> int:
 
             before = memory_kib(pid)
             exact_peak = reset_peak(pid)
+            web_cpu, own_cpu = cpu_seconds(pid), time.process_time()
             started = time.perf_counter()
-            raw = (
-                SendfileClient(studio.url, client.headers["Authorization"].split()[1])
-                if args.client == "sendfile"
-                else None
-            )
-            asset, chunks = upload(client, "my-workspace", source, args.chunk_mib * MIB or None, raw)
-            if raw:
-                raw.close()
+            token = client.headers["Authorization"].split()[1]
+            raw = (lambda: SendfileClient(studio.url, token)) if args.client == "sendfile" else None
+            asset, chunks = upload(client, "my-workspace", source, args.chunk_mib * MIB or None, args.connections, raw)
+            synced = time.perf_counter()
             os.sync()
+            print(f"sync after the upload took {time.perf_counter() - synced:.2f} s", flush=True)
             upload_seconds = time.perf_counter() - started
+            web_cpu, own_cpu = cpu_seconds(pid) - web_cpu, time.process_time() - own_cpu
             after = memory_kib(pid)
 
         stored = Path(studio.data_dir) / "storage"
@@ -221,10 +269,14 @@ def main() -> int:
         peak_growth = (after["VmHWM"] - before["VmRSS"]) / 1024
         mb = size / MIB
         print()
-        print(f"file                      {mb:.0f} MiB, {chunks} chunks, client: {args.client}")
+        print(
+            f"file                      {mb:.0f} MiB, {chunks} chunks, client: {args.client},"
+            f" {args.connections} connection(s)"
+        )
         print(f"cp (same disk)            {cp_seconds:6.2f} s   {mb / cp_seconds:8.1f} MiB/s")
         print(f"upload through the API    {upload_seconds:6.2f} s   {mb / upload_seconds:8.1f} MiB/s")
         print(f"throughput ratio          {cp_seconds / upload_seconds:6.2f}   (target >= 0.70)")
+        print(f"CPU: web, client          {web_cpu:6.2f} s, {own_cpu:.2f} s")
         print(f"web RSS before            {before['VmRSS'] / 1024:6.1f} MB (uvicorn pid {pid})")
         print(f"web RSS after             {after['VmRSS'] / 1024:6.1f} MB")
         print(

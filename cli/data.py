@@ -1,11 +1,15 @@
 """`studio data`: create, list, show, archive and restore data assets, as `az ml data` does.
 
-Local files are sent through the studio's resumable upload API in chunks: a dropped connection
-is retried, resuming from the byte the studio says it has.
+Local files are sent through the studio's resumable upload API in chunks, several at once (a
+parallel upload): a dropped connection is retried, and a chunk the studio already holds is not
+sent twice.
 """
 
+import os
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -25,6 +29,7 @@ COLUMNS = [
 ]
 TYPES = ("uri_file", "uri_folder", "mltable")
 MAX_RETRIES = 8
+UPLOAD_CONNECTIONS = 4  # chunks of a file sent at once
 
 
 def _data_path(ctx: Context, *rest: str) -> str:
@@ -75,12 +80,21 @@ def upload_file(
     on_bytes=lambda n: None,
     retries: int = MAX_RETRIES,
     sleep=time.sleep,
+    connections: int = 1,
 ) -> str:
-    """Send one file in chunks; returns the upload id. A lost connection is retried (with backoff)
-    from where the studio says the upload stands; an error answer from the studio is not."""
+    """Send one file in chunks; returns the upload id. With `connections` > 1 the upload is a
+    parallel one: that many chunks go at once, each on its own connection and in any order (a
+    studio that does not offer parallel uploads gets them in order). A lost connection is retried
+    (with backoff); an error answer from the studio is not."""
     size = local.stat().st_size
-    session = client.post(uploads_path, json={"file_name": name, "size": size})
+    payload = {"file_name": name, "size": size}
+    if connections > 1:
+        payload["parallel"] = True
+    session = client.post(uploads_path, json=payload)
     url = f"{uploads_path}/{session['id']}"
+    if session.get("parallel"):
+        _send_in_parallel(client, url, local, session, connections, on_bytes=on_bytes, retries=retries, sleep=sleep)
+        return session["id"]
     received, chunk, failures = session["received"], session["chunk_size"], 0
     with open(local, "rb") as handle:
         while received < size:
@@ -110,6 +124,71 @@ def upload_file(
     return session["id"]
 
 
+def _send_in_parallel(client, url: str, local: Path, session: dict, connections: int, *, on_bytes, retries, sleep):
+    """Send every chunk the upload misses, `connections` at a time; the first failure stops the rest."""
+    size, chunk = session["size"], session["chunk_size"]
+    starts = iter(range(0, size, chunk))
+    lock, stop = threading.Lock(), threading.Event()
+    done = [0]
+
+    def take() -> int | None:
+        with lock:
+            return None if stop.is_set() else next(starts, None)
+
+    def send_chunks() -> None:
+        with open(local, "rb") as handle:
+            while (start := take()) is not None:
+                length = min(chunk, size - start)
+                try:
+                    _send_chunk(client, url, handle.fileno(), start, length, size, retries=retries, sleep=sleep)
+                except BaseException:
+                    stop.set()
+                    raise
+                with lock:
+                    done[0] += length
+                    on_bytes(done[0])
+
+    workers = max(1, min(connections, -(-size // chunk)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
+        for future in [pool.submit(send_chunks) for _ in range(workers)]:
+            future.result()
+
+
+def _file_range(fd: int, start: int, length: int, piece: int = 1024 * 1024):
+    """The bytes [start, start + length) of a file, a piece at a time (memory stays flat)."""
+    end = start + length
+    while start < end:
+        data = os.pread(fd, min(piece, end - start), start)
+        if not data:
+            raise CliError("the file got shorter while it was being uploaded.")
+        yield data
+        start += len(data)
+
+
+def _send_chunk(client, url: str, fd: int, start: int, length: int, size: int, *, retries, sleep) -> None:
+    """One chunk of a parallel upload, retried (with backoff) while the connection fails. A 409
+    means the studio already holds these bytes: an earlier try got through but its answer was lost."""
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": str(length),
+        "Content-Range": f"bytes {start}-{start + length - 1}/{size}",
+    }
+    failures = 0
+    while True:
+        try:
+            client.request("PUT", url, content=_file_range(fd, start, length), headers=headers)
+            return
+        except ApiError as exc:
+            if exc.status == 409:
+                return
+            raise
+        except CliError:
+            failures += 1
+            if failures > retries:
+                raise CliError(f"bytes {start}-{start + length - 1} failed {failures} times in a row; giving up.")
+            sleep(min(0.5 * 2**failures, 15))
+
+
 def _upload(ctx: Context, src: Path) -> tuple[list[dict], str]:
     """Upload a local file or folder; -> ([{id, path}], name). A folder's files keep their paths
     below the folder's own name, as `az ml data create` stores them (LocalUpload/<id>/<folder>/...)."""
@@ -123,7 +202,12 @@ def _upload(ctx: Context, src: Path) -> tuple[list[dict], str]:
     uploaded = []
     for file in files:
         upload_id = upload_file(
-            ctx.client, _data_path(ctx, "uploads"), file.path, prefix + file.relative, on_bytes=progress.update
+            ctx.client,
+            _data_path(ctx, "uploads"),
+            file.path,
+            prefix + file.relative,
+            on_bytes=progress.update,
+            connections=UPLOAD_CONNECTIONS,
         )
         progress.file_done(file.size)
         uploaded.append({"id": upload_id, "path": prefix + file.relative})

@@ -29,8 +29,24 @@ RANGE_HEADER = OpenApiParameter(
     "Content-Range", str, OpenApiParameter.HEADER, required=True, description="`bytes <start>-<end>/<size>`"
 )
 OUT_OF_ORDER = OpenApiResponse(
-    response={"type": "object", "properties": {"error": {"type": "object"}, "received": {"type": "integer"}}},
-    description="The chunk does not start at `received`: resume from there.",
+    response={
+        "type": "object",
+        "properties": {
+            "error": {"type": "object"},
+            "received": {"type": "integer"},
+            "missing": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"start": {"type": "integer"}, "end": {"type": "integer"}},
+                },
+            },
+        },
+    },
+    description=(
+        "In order: the chunk does not start at `received`, resume from there. Parallel: the chunk overlaps"
+        " bytes already received; `missing` lists the ranges (inclusive) still to send."
+    ),
 )
 
 
@@ -214,11 +230,8 @@ class UploadApi(_DataApi):
                 content_length=request.headers.get("Content-Length"),
                 read=request._request.read,
             )
-        except uploads.ChunkOutOfOrder as exc:
-            return Response(
-                {"error": {"code": "Conflict", "message": str(exc.detail)}, "received": exc.received},
-                status=status.HTTP_409_CONFLICT,
-            )
+        except uploads.ChunkConflict as exc:
+            return Response(exc.body(), status=status.HTTP_409_CONFLICT)
         return Response({"received": received})
 
     @extend_schema(responses={204: None})

@@ -2,11 +2,13 @@
 
 Django's ASGI handler spools a whole request body (to memory, then to a temporary file) before a
 view runs, so through the Django route every chunk is written to disk twice. Here the body is
-streamed from `receive()` straight into the staging file at its offset, once, a piece at a time.
+streamed from `receive()` straight into the staging file at its offset, once, a piece at a time;
+the writes run in threads, so one web process takes several chunks of a parallel upload at once.
 
 The fast path only takes a request it can fully vouch for *before* reading the body: signed in
 (API token, or a session with a valid CSRF token), a member whose role allows Perm.DATA_WRITE,
-the user's own upload, an octet-stream body and a Content-Range that fits. Anything else goes to
+the user's own upload, an octet-stream body and a Content-Range that fits the upload as it stands
+with its staging file locked (assets/data/uploads.py open_for_chunk). Anything else goes to
 the Django route at the same URL (assets/data/api.py UploadApi.put), which answers it with the
 same checks and error bodies; the body has not been touched, so Django reads it as usual.
 """
@@ -20,7 +22,7 @@ import re
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.db import close_old_connections
+from django.db import connections
 
 from accounts.authentication import origin_allowed, user_for_token
 from workspaces.roles import Perm
@@ -31,6 +33,21 @@ from . import selectors, uploads
 ROUTE = re.compile(r"^/api/v1/workspaces/(?P<workspace>[^/]+)/data/uploads/(?P<upload_id>[0-9a-fA-F-]{32,36})$")
 WRITE_AT_LEAST = 1024 * 1024  # bytes gathered before each write
 MAX_PIECES = 512  # and at most this many pieces (pwritev takes at most IOV_MAX)
+
+
+def close_old_connections() -> None:
+    """Django's rule for database connections between requests, except that a connection with no
+    CONN_MAX_AGE (SQLite's default here) is kept for the next chunk rather than closed: the chunks
+    of an upload come several a second, and opening a connection costs more than a chunk's own
+    queries. The next request Django handles closes it as usual."""
+    for conn in connections.all(initialized_only=True):
+        close_at = conn.close_at
+        if not conn.settings_dict["CONN_MAX_AGE"]:
+            conn.close_at = None
+        try:
+            conn.close_if_unusable_or_obsolete()
+        finally:
+            conn.close_at = close_at
 
 
 def _request_user(request):
@@ -58,7 +75,9 @@ def _request_user(request):
 
 
 def _prepare(scope, workspace: str, upload_id: str):
-    """(session, chunk) when the fast path may take this request, else None."""
+    """(session, chunk, fd) when the fast path may take this request, else None. `fd` is the
+    staging file, shared-locked (uploads.open_for_chunk), and the chunk fits the upload as it
+    stood once the lock was held."""
     close_old_connections()
     try:
         request = ASGIRequest(scope, io.BytesIO())
@@ -71,15 +90,21 @@ def _prepare(scope, workspace: str, upload_id: str):
         access = workspace_access(user=user, name=workspace)
         if access is None or not access.allows(Perm.DATA_WRITE):
             return None
-        session = selectors.upload_session(workspace=access.workspace, user=user, upload_id=upload_id)
-        if session is None:
-            return None
-        chunk = uploads.chunk_check(
-            session=session,
-            content_range=request.headers.get("Content-Range"),
-            content_length=request.headers.get("Content-Length"),
-        )
-        return session, chunk
+        # The lock comes first, so the upload's state read next is one no completion can overtake.
+        fd = uploads.open_for_chunk(upload_id)
+        try:
+            session = selectors.upload_session(workspace=access.workspace, user=user, upload_id=upload_id)
+            if session is None:
+                raise LookupError(upload_id)
+            chunk = uploads.chunk_check(
+                session=session,
+                content_range=request.headers.get("Content-Range"),
+                content_length=request.headers.get("Content-Length"),
+            )
+        except BaseException:
+            os.close(fd)
+            raise
+        return session, chunk, fd
     except Exception:  # noqa: BLE001 - whatever is wrong, the Django route reports it properly
         return None
 
@@ -87,8 +112,10 @@ def _prepare(scope, workspace: str, upload_id: str):
 def _commit(session, chunk):
     try:
         return 200, {"received": uploads.chunk_commit(session=session, chunk=chunk)}
-    except uploads.ChunkOutOfOrder as exc:
-        return 409, {"error": {"code": "Conflict", "message": str(exc.detail)}, "received": exc.received}
+    except uploads.ChunkConflict as exc:
+        return 409, exc.body()
+    except uploads.UploadGone as exc:
+        return 404, {"error": {"code": "NotFound", "message": str(exc.detail)}}
     finally:
         close_old_connections()
 
@@ -111,22 +138,13 @@ async def _respond(send, status: int, body: dict) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-def _write_all(fd: int, pieces: list[bytes], offset: int) -> None:
-    written = os.pwritev(fd, pieces, offset)
-    if written == sum(len(piece) for piece in pieces):
-        return
-    rest = memoryview(b"".join(pieces))[written:]  # a short write is rare: finish it
-    while rest:
-        done = os.pwrite(fd, rest, offset + written)
-        rest, written = rest[done:], written + done
-
-
-async def _stream_into(path, chunk, receive) -> int | None:
+async def _stream_into(fd: int, chunk, receive) -> int | None:
     """Write the body at the chunk's offset, never past its end; the number of bytes the body
-    held, or None if the client went away."""
-    fd = await asyncio.to_thread(os.open, path, os.O_WRONLY)
+    held, or None if the client went away. Each batch of pieces is written in a thread while the
+    next one is received; at most one write is in flight, so memory stays bounded."""
+    offset, total, pieces, gathered = chunk.start, 0, [], 0
+    writing = None
     try:
-        offset, total, pieces, gathered = chunk.start, 0, [], 0
         more = True
         while more:
             message = await receive()
@@ -137,15 +155,18 @@ async def _stream_into(path, chunk, receive) -> int | None:
             room = max(chunk.length - total, 0)
             total += len(body)
             if room and body:
-                pieces.append(body[:room])
+                pieces.append(body if len(body) <= room else body[:room])
                 gathered += min(len(body), room)
             if gathered and (gathered >= WRITE_AT_LEAST or len(pieces) >= MAX_PIECES or not more):
-                await asyncio.to_thread(_write_all, fd, pieces, offset)
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(uploads.write_at, fd, pieces, offset))
                 offset += gathered
                 pieces, gathered = [], 0
         return total
     finally:
-        os.close(fd)
+        if writing is not None:
+            await asyncio.shield(writing)  # the descriptor is closed only once no thread writes to it
 
 
 class ChunkUploadFastPath:
@@ -159,12 +180,15 @@ class ChunkUploadFastPath:
         prepared = await sync_to_async(_prepare)(scope, match["workspace"], match["upload_id"])
         if prepared is None:
             return await self.app(scope, receive, send)
-        session, chunk = prepared
-        taken = await _stream_into(uploads.staging_path(session.pk), chunk, receive)
-        if taken is None:
-            return  # the client left; nothing is recorded and it resumes from `received`
-        if taken != chunk.length:
-            message = f"Content-Range: The body does not hold the {chunk.length} bytes the range names."
-            return await _respond(send, 400, {"error": {"code": "UserError", "message": message}})
-        status, body = await sync_to_async(_commit)(session, chunk)
+        session, chunk, fd = prepared
+        try:
+            taken = await _stream_into(fd, chunk, receive)
+            if taken is None:
+                return  # the client left; nothing is recorded and it resends the chunk
+            if taken != chunk.length:
+                message = f"Content-Range: The body does not hold the {chunk.length} bytes the range names."
+                return await _respond(send, 400, {"error": {"code": "UserError", "message": message}})
+            status, body = await sync_to_async(_commit)(session, chunk)
+        finally:
+            os.close(fd)
         await _respond(send, status, body)

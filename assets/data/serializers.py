@@ -1,8 +1,9 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from assets.models import DataAsset, DataType, UploadSession
 
-from .uploads import CHUNK_SIZE
+from .uploads import CHUNK_SIZE, missing_json, missing_ranges
 
 
 class DataAssetSerializer(serializers.ModelSerializer):
@@ -66,18 +67,45 @@ class DataAssetUpdateSerializer(serializers.Serializer):
 class UploadCreateSerializer(serializers.Serializer):
     file_name = serializers.CharField(max_length=5000, help_text="The file's relative path (metadata only)")
     size = serializers.IntegerField(min_value=0, help_text="The whole file's size in bytes")
+    parallel = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Send chunks in any order and several at once (each at its own offset); default: in order",
+    )
+
+
+class MissingRangeSerializer(serializers.Serializer):
+    start = serializers.IntegerField(help_text="First byte still to send")
+    end = serializers.IntegerField(help_text="Last byte still to send (inclusive, as in Content-Range)")
 
 
 class UploadSessionSerializer(serializers.ModelSerializer):
     chunk_size = serializers.SerializerMethodField()
     complete = serializers.SerializerMethodField()
+    missing = serializers.SerializerMethodField()
 
     class Meta:
         model = UploadSession
-        fields = ["id", "file_name", "size", "received", "chunk_size", "complete", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "file_name",
+            "size",
+            "received",
+            "parallel",
+            "missing",
+            "chunk_size",
+            "complete",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_chunk_size(self, session) -> int:
         return CHUNK_SIZE
+
+    @extend_schema_field(MissingRangeSerializer(many=True))
+    def get_missing(self, session) -> list[dict]:
+        """The byte ranges still to send (the first MISSING_LISTED of them)."""
+        return missing_json(missing_ranges(session))
 
     def get_complete(self, session) -> bool:
         return session.received == session.size

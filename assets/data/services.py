@@ -164,12 +164,20 @@ def _upload_layout(*, workspace, user, spec: DataAssetSpec) -> tuple[list[_Place
         if session is None:
             raise ValidationError({"uploads": f"No upload {upload_id} of yours in {workspace.name}."})
         if session.received != session.size:
+            missing = upload_sessions.describe_ranges(upload_sessions.missing_ranges(session))
             raise ValidationError(
-                {"uploads": f"Upload {upload_id} ({session.file_name}) has {session.received} of {session.size} bytes."}
+                {
+                    "uploads": f"Upload {upload_id} ({session.file_name}) has {session.received} of {session.size}"
+                    f" bytes; missing: {missing}."
+                }
             )
         staged = upload_sessions.staging_path(session.pk)
         if not staged.is_file() or staged.stat().st_size != session.size:
             raise ValidationError({"uploads": f"Upload {upload_id} ({session.file_name}) is damaged; upload it again."})
+        if not upload_sessions.staging_idle(session.pk):
+            raise ValidationError(
+                {"uploads": f"Upload {upload_id} ({session.file_name}) is still receiving a chunk; try again."}
+            )
         relative = clean_path(item.path or session.file_name, field="uploads", allow_root=False)
         if relative in seen:
             raise ValidationError({"uploads": f"Two uploads are both named {relative!r}."})

@@ -199,3 +199,72 @@ def test_a_signed_in_browser_with_its_csrf_token_takes_the_fast_path(application
     status, body = call(application, url(session), [CSV], {**headers, "x-csrftoken": csrf})
     assert (status, body) == (200, {"received": len(CSV)})
     assert len(django_route) == 1
+
+
+@pytest.fixture
+def parallel_session(workspace, owner):
+    return uploads.upload_session_create(
+        workspace=workspace, user=owner, file_name="iris.csv", size=len(CSV), parallel=True
+    )
+
+
+def call_together(application, path, requests):
+    """Several requests through the ASGI app at once, their bodies interleaved: -> [status, ...]."""
+
+    async def one(body_parts, headers):
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "PUT",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in {"host": "localhost", **headers}.items()],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8000),
+        }
+        parts, sent = list(body_parts), []
+
+        async def receive():
+            await asyncio.sleep(0.01)  # let the other requests take their turn
+            part = parts.pop(0)
+            return {"type": "http.request", "body": part, "more_body": bool(parts)}
+
+        async def send(message):
+            sent.append(message)
+
+        await application(scope, receive, send)
+        return next(m["status"] for m in sent if m["type"] == "http.response.start")
+
+    async def together():
+        return await asyncio.gather(*(one(parts, headers) for parts, headers in requests))
+
+    return async_to_sync(together)()
+
+
+def test_chunks_of_a_parallel_upload_stream_at_once_in_any_order(application, parallel_session, owner, django_route):
+    token, size = token_for(owner), len(CSV)
+    bounds = [(60, size), (0, 20), (40, 60), (20, 40)]
+    requests = [
+        ([CSV[start : start + 7], CSV[start + 7 : end]], chunk_headers(token, start, end - 1, size))
+        for start, end in bounds
+    ]
+    assert call_together(application, url(parallel_session), requests) == [200, 200, 200, 200]
+    assert uploads.staging_path(parallel_session.pk).read_bytes() == CSV
+    parallel_session.refresh_from_db()
+    assert parallel_session.received == size
+    assert django_route == []
+
+
+def test_a_parallel_chunk_over_received_bytes_is_answered_by_django_with_409(
+    application, parallel_session, owner, django_route
+):
+    token, size = token_for(owner), len(CSV)
+    assert call(application, url(parallel_session), [CSV[20:40]], chunk_headers(token, 20, 39, size))[0] == 200
+    status, body = call(application, url(parallel_session), [CSV[30:50]], chunk_headers(token, 30, 49, size))
+    assert (status, body["received"]) == (409, 0)
+    assert body["missing"] == [{"start": 0, "end": 19}, {"start": 40, "end": size - 1}]
+    assert len(django_route) == 1

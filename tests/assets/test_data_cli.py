@@ -113,3 +113,69 @@ def test_the_file_listing_stops_at_its_limit(workspace, owner):
     files, truncated = data_asset_files(asset=asset, limit=2)
     assert (len(files), truncated) == (2, True)
     assert data_asset_files(asset=asset, limit=3)[1] is False
+
+
+class FakeParallelUploads:
+    """The upload API for a parallel upload: chunks at any offset; a chunk over bytes it already
+    holds is a 409. PUTs listed in `fail_puts` lose their connection (after the chunk arrived, when
+    `partial`)."""
+
+    def __init__(self, *, chunk_size=4, fail_puts=(), partial=False):
+        import threading
+
+        self.chunk_size, self.fail_puts, self.partial = chunk_size, set(fail_puts), partial
+        self.puts, self.data, self.held, self.ranges = 0, bytearray(), set(), []
+        self.lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            body = json.loads(request.content)
+            assert body["parallel"] is True
+            self.data = bytearray(body["size"])
+            return httpx.Response(
+                201,
+                json={"id": "u1", "received": 0, "chunk_size": self.chunk_size, "size": body["size"], "parallel": True},
+            )
+        start, end, _ = map(int, re.match(r"bytes (\d+)-(\d+)/(\d+)", request.headers["Content-Range"]).groups())
+        with self.lock:
+            self.puts += 1
+            failing = self.puts in self.fail_puts
+            if failing and not self.partial:
+                raise httpx.ConnectError("connection reset by peer")
+            if self.held & set(range(start, end + 1)):
+                return httpx.Response(409, json={"error": {"code": "Conflict", "message": "held"}, "received": 0})
+            self.data[start : end + 1] = request.content
+            self.held |= set(range(start, end + 1))
+            self.ranges.append((start, end))
+        if failing:
+            raise httpx.ConnectError("connection reset by peer")
+        return httpx.Response(200, json={"received": 0})
+
+
+def test_a_parallel_upload_sends_every_chunk_once(payload):
+    fake = FakeParallelUploads()
+    seen = []
+    assert upload_file(client_for(fake), UPLOADS, payload, "payload.bin", on_bytes=seen.append, connections=3) == "u1"
+    assert bytes(fake.data) == payload.read_bytes()
+    assert sorted(fake.ranges) == [(0, 3), (4, 7), (8, 11), (12, 15), (16, 19), (20, 22)]
+    assert seen == sorted(seen) and seen[-1] == 23
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["chunk-lost", "answer-lost"])
+def test_a_parallel_upload_retries_lost_chunks_with_identical_bytes(payload, partial):
+    fake = FakeParallelUploads(fail_puts={2, 3, 5}, partial=partial)
+    upload_file(client_for(fake), UPLOADS, payload, "payload.bin", sleep=lambda s: None, connections=3)
+    assert bytes(fake.data) == payload.read_bytes()
+    assert fake.held == set(range(23))
+
+
+def test_a_parallel_upload_gives_up_after_too_many_failures_in_a_row(payload):
+    fake = FakeParallelUploads(fail_puts=set(range(1, 100)))
+    with pytest.raises(CliError, match="failed 4 times in a row"):
+        upload_file(client_for(fake), UPLOADS, payload, "payload.bin", retries=3, sleep=lambda s: None, connections=3)
+
+
+def test_a_studio_without_parallel_uploads_gets_the_chunks_in_order(payload):
+    fake = FakeUploads()
+    upload_file(client_for(fake), UPLOADS, payload, "payload.bin", connections=4)
+    assert bytes(fake.data) == payload.read_bytes()

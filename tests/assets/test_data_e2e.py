@@ -238,6 +238,42 @@ def test_an_upload_interrupted_mid_chunk_resumes_with_identical_bytes(studio, to
         assert hashlib.sha256(download.content).hexdigest() == hashlib.sha256(content).hexdigest()
 
 
+def test_a_parallel_upload_over_several_connections_makes_an_identical_asset(studio, token):
+    from concurrent.futures import ThreadPoolExecutor
+
+    content = os.urandom(6 * MIB + 4321)
+    chunk = MIB
+    with studio.client(token) as client:
+        session = client.post(
+            f"{DATA}/uploads", json={"file_name": "parallel.bin", "size": len(content), "parallel": True}
+        ).json()
+        url = f"{DATA}/uploads/{session['id']}"
+
+        def send(start: int) -> httpx.Response:
+            piece = content[start : start + chunk]
+            return client.put(
+                url,
+                content=piece,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"bytes {start}-{start + len(piece) - 1}/{len(content)}",
+                },
+            )
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(send, reversed(range(0, len(content), chunk))))
+        assert [a.status_code for a in answers] == [200] * len(answers)
+        status = client.get(url).json()
+        assert (status["received"], status["missing"], status["complete"]) == (len(content), [], True)
+        again = send(chunk)  # a second try of a chunk that got through
+        assert (again.status_code, again.json()["missing"]) == (409, [])
+        name = unique("parallel")
+        created = client.post(DATA, json={"name": name, "type": "uri_file", "uploads": [{"id": session["id"]}]})
+        assert created.status_code == 201, created.text
+        download = client.get(f"{DATA}/{name}/versions/1/files/content")
+        assert hashlib.sha256(download.content).hexdigest() == hashlib.sha256(content).hexdigest()
+
+
 def test_an_abandoned_upload_leaves_no_asset_and_is_cleaned_up(studio, token):
     with studio.client(token) as client:
         session = client.post(f"{DATA}/uploads", json={"file_name": "abandoned.bin", "size": 2 * MIB}).json()

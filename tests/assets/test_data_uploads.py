@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from assets.data import uploads
 from assets.data.tasks import discard_stale_uploads
-from assets.models import DataAsset, UploadSession
+from assets.models import DataAsset, UploadRange, UploadSession
 
 from .data_support import API, CSV, _fast_password_hashing, api_upload  # noqa: F401
 
@@ -199,3 +199,117 @@ def test_a_chunked_upload_becomes_a_data_asset_with_identical_bytes(client, work
     assert created.status_code == 201
     download = client.get(f"{API}/blob/versions/1/files/content")
     assert b"".join(download.streaming_content) == content
+
+
+def start_parallel(client, name="iris.csv", size=len(CSV)):
+    return client.post(f"{API}/uploads", {"file_name": name, "size": size, "parallel": True}, format="json")
+
+
+def test_a_parallel_upload_takes_chunks_in_any_order_and_lists_what_is_missing(client):
+    body = start_parallel(client).json()
+    assert (body["parallel"], body["missing"]) == (True, [{"start": 0, "end": len(CSV) - 1}])
+    upload_id = body["id"]
+    assert put(client, upload_id, CSV[40:60], 40, len(CSV)).json() == {"received": 0}
+    assert put(client, upload_id, CSV[10:20], 10, len(CSV)).json() == {"received": 0}
+    status = client.get(f"{API}/uploads/{upload_id}").json()
+    assert status["missing"] == [
+        {"start": 0, "end": 9},
+        {"start": 20, "end": 39},
+        {"start": 60, "end": len(CSV) - 1},
+    ]
+    assert put(client, upload_id, CSV[0:10], 0, len(CSV)).json() == {"received": 20}
+    assert put(client, upload_id, CSV[60:], 60, len(CSV)).json() == {"received": 20}
+    assert put(client, upload_id, CSV[20:40], 20, len(CSV)).json() == {"received": len(CSV)}
+    status = client.get(f"{API}/uploads/{upload_id}").json()
+    assert (status["received"], status["missing"], status["complete"]) == (len(CSV), [], True)
+    assert uploads.staging_path(upload_id).read_bytes() == CSV
+    assert not UploadRange.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("start_at", "length"),
+    [
+        pytest.param(10, 10, id="duplicate"),
+        pytest.param(5, 10, id="overlaps-the-start"),
+        pytest.param(15, 10, id="overlaps-the-end"),
+        pytest.param(0, 5, id="inside-received"),
+    ],
+)
+def test_a_parallel_chunk_over_bytes_already_received_is_a_409_listing_what_is_missing(client, start_at, length):
+    upload_id = start_parallel(client).json()["id"]
+    put(client, upload_id, CSV[:5], 0, len(CSV))
+    put(client, upload_id, CSV[10:20], 10, len(CSV))
+    response = put(client, upload_id, b"x" * length, start_at, len(CSV))
+    assert response.status_code == 409
+    body = response.json()
+    assert body["received"] == 5
+    assert body["missing"] == [{"start": 5, "end": 9}, {"start": 20, "end": len(CSV) - 1}]
+    assert f"bytes 5-9, 20-{len(CSV) - 1}" in body["error"]["message"]
+    staged = uploads.staging_path(upload_id).read_bytes()
+    assert staged[:5] == CSV[:5] and staged[10:20] == CSV[10:20]
+
+
+def test_a_parallel_chunk_past_the_declared_size_is_a_400(client):
+    upload_id = start_parallel(client, size=10).json()["id"]
+    response = put(client, upload_id, b"12345", 8, 10, HTTP_CONTENT_RANGE="bytes 8-12/10")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("Content-Range: ")
+    assert uploads.staging_path(upload_id).stat().st_size == 0
+
+
+def test_completing_a_parallel_upload_with_a_gap_is_a_400_naming_the_missing_range(client):
+    upload_id = start_parallel(client).json()["id"]
+    put(client, upload_id, CSV[:30], 0, len(CSV))
+    put(client, upload_id, CSV[50:], 50, len(CSV))
+    response = client.post(API, {"name": "gap", "type": "uri_file", "uploads": [{"id": upload_id}]}, format="json")
+    assert response.status_code == 400
+    assert "missing: bytes 30-49" in response.json()["error"]["message"]
+    assert not DataAsset.objects.exists()
+    assert UploadSession.objects.filter(pk=upload_id).exists()
+
+
+def test_commits_in_any_order_merge_into_one_prefix(owner, workspace):
+    """The ranges a parallel upload holds stay disjoint whatever order chunks are recorded in,
+    including a chunk recorded twice (two tries that both got through)."""
+    import itertools
+
+    pieces = [(0, 3), (3, 4), (7, 5), (12, 3), (15, 5)]
+    for order in itertools.islice(itertools.permutations(pieces + [(7, 5)]), 0, None, 37):
+        session = uploads.upload_session_create(
+            workspace=workspace, user=owner, file_name="p.bin", size=20, parallel=True
+        )
+        for start_at, length in order:
+            uploads.chunk_commit(session=session, chunk=uploads.Chunk(start_at, length))
+            rows = list(session.ranges.order_by("start").values_list("start", "end"))
+            assert all(a_end < b_start for (_, a_end), (b_start, _) in itertools.pairwise(rows))
+            assert all(start > session.received for start, _ in rows)
+        session.refresh_from_db()
+        assert (session.received, session.ranges.count()) == (20, 0)
+        uploads.upload_session_discard(session=session)
+
+
+def test_an_upload_is_not_completed_while_a_chunk_is_being_written(client):
+    upload_id = start_parallel(client).json()["id"]
+    put(client, upload_id, CSV, 0, len(CSV))
+    fd = uploads.open_for_chunk(upload_id)  # a chunk still on its way (e.g. a duplicate try)
+    try:
+        response = client.post(API, {"name": "busy", "type": "uri_file", "uploads": [{"id": upload_id}]}, format="json")
+        assert response.status_code == 400
+        assert "still receiving a chunk" in response.json()["error"]["message"]
+    finally:
+        os.close(fd)
+    response = client.post(API, {"name": "busy", "type": "uri_file", "uploads": [{"id": upload_id}]}, format="json")
+    assert response.status_code == 201, response.content
+
+
+def test_a_chunk_checked_after_completion_is_refused(client, owner, workspace):
+    """A chunk that takes the staging file's lock after its upload completed finds nothing to write into."""
+    upload_id = start_parallel(client).json()["id"]
+    put(client, upload_id, CSV, 0, len(CSV))
+    session = UploadSession.objects.get(pk=upload_id)
+    created = client.post(API, {"name": "done", "type": "uri_file", "uploads": [{"id": upload_id}]}, format="json")
+    assert created.status_code == 201
+    with pytest.raises(uploads.UploadGone):
+        uploads.upload_chunk_put(
+            session=session, content_range=f"bytes 0-4/{len(CSV)}", content_length="5", read=lambda n: b"xxxxx"
+        )
