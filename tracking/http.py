@@ -5,6 +5,10 @@ under `ajax-api/`). The decorator authenticates (`MLFLOW_TRACKING_TOKEN` as a Be
 `MLFLOW_TRACKING_USERNAME`/`PASSWORD` as Basic auth), resolves the workspace and the caller's
 role, refuses non-JSON bodies (415) and foreign origins (403), parses the body, and turns an
 `MlflowException` into the `{"error_code", "message"}` body and status the client expects.
+
+The calls a training loop repeats (log-metric, log-batch, get-history) with an Authorization header
+reach their views through `MlflowFastPath` (wired in studio/asgi.py) rather than Django's middleware
+stack, and a granted (token, workspace) access is remembered for ACCESS_CACHE_SECONDS.
 """
 
 import base64
@@ -23,6 +27,7 @@ from django.core.cache import caches
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections, connection
+from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -178,6 +183,57 @@ def _body_too_big(request) -> bool:
     return False
 
 
+# A training loop calls log-metric many times a second with the same token: who it is and what it
+# may do in the workspace (three queries) are remembered this long. Only granted access is kept,
+# and any change to a token, user, membership or workspace in this process forgets it all at once;
+# a change made by another process takes effect within this time. 0 turns it off.
+ACCESS_CACHE_SECONDS = 1.0
+ACCESS_CACHE_SIZE = 1024
+_recent: dict[tuple[str, str], tuple[float, object, WorkspaceAccess]] = {}
+
+
+def _access_key(request, workspace: str) -> tuple[str, str] | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header or ACCESS_CACHE_SECONDS <= 0:
+        return None
+    return hashlib.sha256(header.encode()).hexdigest(), workspace
+
+
+def _recent_access(request, workspace: str) -> tuple | None:
+    """(user, access) granted to this Authorization header in this workspace moments ago."""
+    key = _access_key(request, workspace)
+    entry = _recent.get(key) if key else None
+    if entry is None or entry[0] < time.monotonic():
+        return None
+    return entry[1], entry[2]
+
+
+def _remember_access(request, workspace: str, user, access: WorkspaceAccess) -> None:
+    key = _access_key(request, workspace)
+    if key is None:
+        return
+    if len(_recent) >= ACCESS_CACHE_SIZE:
+        _recent.clear()
+    _recent[key] = (time.monotonic() + ACCESS_CACHE_SECONDS, user, access)
+
+
+def forget_recent_access(**_kwargs) -> None:
+    """Drop every remembered grant (a signal receiver: tokens, users, memberships, workspaces)."""
+    _recent.clear()
+
+
+def _connect_access_signals() -> None:
+    from accounts.models import ApiToken
+    from workspaces.models import Membership, Workspace
+
+    for model in (ApiToken, Membership, Workspace, get_user_model()):
+        for signal in (post_save, post_delete):
+            signal.connect(forget_recent_access, sender=model, dispatch_uid=f"mlflow-access-{model._meta.label}")
+
+
+_connect_access_signals()
+
+
 def endpoint(*, methods: tuple[str, ...], perm: Perm, raw_body: bool = False):
     """Mark a handler `fn(call) -> dict | HttpResponse` as an MLflow endpoint view.
 
@@ -191,7 +247,8 @@ def endpoint(*, methods: tuple[str, ...], perm: Perm, raw_body: bool = False):
         def view(request, workspace, **kwargs):
             if request.method not in methods:
                 return _error(ENDPOINT_NOT_FOUND, f"{request.method} is not supported here; use {', '.join(methods)}.")
-            user = authenticated_user(request)
+            recent = _recent_access(request, workspace)
+            user = recent[0] if recent else authenticated_user(request)
             if user is None:
                 response = _error(UNAUTHENTICATED, "Sign in with MLFLOW_TRACKING_TOKEN or a username and password.")
                 response["WWW-Authenticate"] = 'Basic realm="studio", Bearer realm="studio"'
@@ -213,9 +270,11 @@ def endpoint(*, methods: tuple[str, ...], perm: Perm, raw_body: bool = False):
                     )
                 if len(request.body) > MAX_BODY_BYTES:
                     return _error(INVALID_PARAMETER_VALUE, f"The request body is over {MAX_BODY_BYTES} bytes.")
-            access = workspace_access(user=user, name=workspace)
+            access = recent[1] if recent else workspace_access(user=user, name=workspace)
             if access is None:
                 return _error(RESOURCE_DOES_NOT_EXIST, f"No workspace named {workspace[:100]!r}.")
+            if not recent:
+                _remember_access(request, workspace, user, access)
             if not access.allows(perm):
                 return _error(
                     PERMISSION_DENIED,
