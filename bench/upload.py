@@ -52,9 +52,10 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def web_pid(root: int) -> int:
-    """The uvicorn process started by the studio's launcher (honcho gives each process its own
-    session, so it is found among the launcher's descendants rather than by process group)."""
+def web_pids(root: int) -> list[int]:
+    """The uvicorn process started by the studio's launcher and, with several web workers, its
+    worker processes (honcho gives each process its own session, so they are found among the
+    launcher's descendants rather than by process group)."""
     parents, cmdlines = {}, {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -75,7 +76,7 @@ def web_pid(root: int) -> int:
 
     for pid, cmdline in cmdlines.items():
         if b"uvicorn" in cmdline and b"studio.asgi" in cmdline and not cmdline.startswith(b"/bin/sh") and descends(pid):
-            return pid
+            return [pid] + [child for child, parent in parents.items() if parent == pid]
     raise RuntimeError("No uvicorn process below the studio's launcher.")
 
 
@@ -228,29 +229,39 @@ def main() -> int:
         default=4,
         help="Chunks sent at once, each on its own connection (a parallel upload); 1: in order, as before.",
     )
+    parser.add_argument(
+        "--web-workers",
+        type=int,
+        default=2,
+        help="STUDIO_WEB_WORKERS for the studio under test: web processes receiving chunks at once.",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary data directory.")
     args = parser.parse_args()
     size = args.size_mib * MIB
 
     data_dir = Path(tempfile.mkdtemp(prefix="studio-bench-", dir=os.environ.get("BENCH_DIR")))
-    studio = StudioProcess(data_dir / "studio", extra_env={"STUDIO_MAX_UPLOAD_SIZE": str(4 * size + MIB)})
+    studio = StudioProcess(
+        data_dir / "studio",
+        extra_env={"STUDIO_MAX_UPLOAD_SIZE": str(4 * size + MIB), "STUDIO_WEB_WORKERS": str(args.web_workers)},
+    )
     try:
         source = data_dir / "payload.bin"
         print(f"Making a {args.size_mib} MiB file of random bytes in {data_dir} …", flush=True)
         make_file(source, size)
         os.sync()
         studio.start()
-        pid = web_pid(studio.proc.pid)
         with studio.client() as client:
             client.timeout = httpx.Timeout(600.0)
-            client.get("/api/v1/workspaces/my-workspace/data").raise_for_status()  # warm the web process
+            for _ in range(4 * args.web_workers):  # warm the web processes
+                client.get("/api/v1/workspaces/my-workspace/data").raise_for_status()
+            pids = web_pids(studio.proc.pid)
 
             cp_seconds = timed_cp(source, data_dir / "copy.bin")
             (data_dir / "copy.bin").unlink()
 
-            before = memory_kib(pid)
-            exact_peak = reset_peak(pid)
-            web_cpu, own_cpu = cpu_seconds(pid), time.process_time()
+            before = {pid: memory_kib(pid) for pid in pids}
+            exact_peak = all([reset_peak(pid) for pid in pids])
+            web_cpu, own_cpu = sum(map(cpu_seconds, pids)), time.process_time()
             started = time.perf_counter()
             token = client.headers["Authorization"].split()[1]
             raw = (lambda: SendfileClient(studio.url, token)) if args.client == "sendfile" else None
@@ -259,14 +270,17 @@ def main() -> int:
             os.sync()
             print(f"sync after the upload took {time.perf_counter() - synced:.2f} s", flush=True)
             upload_seconds = time.perf_counter() - started
-            web_cpu, own_cpu = cpu_seconds(pid) - web_cpu, time.process_time() - own_cpu
-            after = memory_kib(pid)
+            web_cpu, own_cpu = sum(map(cpu_seconds, pids)) - web_cpu, time.process_time() - own_cpu
+            after = {pid: memory_kib(pid) for pid in pids}
 
         stored = Path(studio.data_dir) / "storage"
         stored_file = next(p for p in stored.rglob(source.name) if asset["relative_path"] in p.as_posix())
         identical = sha256(stored_file) == sha256(source)
 
-        peak_growth = (after["VmHWM"] - before["VmRSS"]) / 1024
+        # Each web process's own peak growth, summed: a bound on the whole web tier's growth.
+        peak_growth = sum(after[pid]["VmHWM"] - before[pid]["VmRSS"] for pid in pids) / 1024
+        rss_before = sum(before[pid]["VmRSS"] for pid in pids) / 1024
+        rss_after = sum(after[pid]["VmRSS"] for pid in pids) / 1024
         mb = size / MIB
         print()
         print(
@@ -277,8 +291,10 @@ def main() -> int:
         print(f"upload through the API    {upload_seconds:6.2f} s   {mb / upload_seconds:8.1f} MiB/s")
         print(f"throughput ratio          {cp_seconds / upload_seconds:6.2f}   (target >= 0.70)")
         print(f"CPU: web, client          {web_cpu:6.2f} s, {own_cpu:.2f} s")
-        print(f"web RSS before            {before['VmRSS'] / 1024:6.1f} MB (uvicorn pid {pid})")
-        print(f"web RSS after             {after['VmRSS'] / 1024:6.1f} MB")
+        print(
+            f"web RSS before            {rss_before:6.1f} MB ({len(pids)} web process(es): {args.web_workers} worker(s))"
+        )
+        print(f"web RSS after             {rss_after:6.1f} MB")
         print(
             f"web peak RSS growth       {peak_growth:6.1f} MB   (target <= 100; "
             + ("peak reset before the upload)" if exact_peak else "peak since the process started)")

@@ -253,6 +253,8 @@ STUDIO_WORKER_STALE_AFTER = env.int("STUDIO_WORKER_STALE_AFTER", default=60)
 STUDIO_JOB_HEARTBEAT_TIMEOUT = env.int("STUDIO_JOB_HEARTBEAT_TIMEOUT", default=30)
 # A job's stored log stops growing past this size (the job keeps running).
 STUDIO_JOB_LOG_MAX_BYTES = parse_size(env.str("STUDIO_JOB_LOG_MAX_BYTES", default="64MiB"))
+# Web server processes (uvicorn workers) `runstudio` starts; more serve more requests at once.
+STUDIO_WEB_WORKERS = env.int("STUDIO_WEB_WORKERS", default=1)
 # The address jobs use to reach the studio (MLFLOW_TRACKING_URI).
 STUDIO_PUBLIC_URL = env.str("STUDIO_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 

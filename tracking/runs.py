@@ -10,7 +10,7 @@ import uuid
 
 from django.db import transaction
 from django.utils import timezone
-from mlflow.entities import DatasetInput, Metric, Param, RunStatus, RunTag, ViewType
+from mlflow.entities import DatasetInput, Param, RunStatus, RunTag, ViewType
 from mlflow.protos.service_pb2 import CreateRun, LogBatch, LogInputs, LogOutputs, SearchRuns, UpdateRun
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from mlflow.utils.validation import (
@@ -260,17 +260,19 @@ def log_batch(call: Call) -> dict:
     _require_keys(raw_metrics, "metrics", ("key", "value", "timestamp"))
     _require_keys(raw_params, "params", ("key",))
     _require_keys(raw_tags, "tags", ("key",))
-    request = read_message(call, LogBatch())
+    # Metrics are checked and written by record_metrics, without a detour through protobuf.
+    request = read_message(call, LogBatch(), exclude=("metrics",))
     params = [Param.from_proto(p) for p in request.params]
     tags = [RunTag.from_proto(t) for t in request.tags]
-    metrics = [Metric.from_proto(m) for m in request.metrics]
-    _, params, tags = _validate_batch_log_data(metrics, params, tags)
+    _, params, tags = _validate_batch_log_data([], params, tags)
     _validate_param_keys_unique(params)
     with transaction.atomic():
-        job = _locked(get_run_for_write(call, request.run_id or run_id_of(call)))
-        apply_params(job, params)
-        apply_tags(job, tags)
-        job.save(update_fields=["params", "tags", "display_name"])
+        job = get_run_for_write(call, request.run_id or run_id_of(call))
+        if params or tags:
+            job = _locked(job)
+            apply_params(job, params)
+            apply_tags(job, tags)
+            job.save(update_fields=["params", "tags", "display_name"])
         record_metrics(job, raw_metrics)
     return {}
 

@@ -33,6 +33,8 @@ class Command(BaseCommand):
                 "--no-access-log",
                 "--timeout-graceful-shutdown",
                 "5",
+                "--workers",
+                str(settings.STUDIO_WEB_WORKERS),
             ],
             "scheduler": [
                 python,
