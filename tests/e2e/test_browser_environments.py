@@ -23,7 +23,8 @@ def test_person_creates_an_environment_and_watches_its_build_succeed(page, sign_
     expect(page.get_by_role("link", name="Custom environments")).to_have_attribute("aria-current", "page")
 
     page.get_by_role("link", name="Curated environments").click()
-    expect(page.get_by_role("link", name="AzureML-sklearn-1.5-py311")).to_be_visible()
+    # Each curated version is a row: the scikit-learn environment has versions 1 and 2.
+    expect(page.get_by_role("link", name="AzureML-sklearn-1.5-py311")).to_have_count(2)
     expect(page.get_by_role("link", name="AzureML-minimal-py311")).to_be_visible()
     screenshot(page, "environments-curated")
 

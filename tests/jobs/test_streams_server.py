@@ -18,7 +18,8 @@ from .test_streams import parse
 pytestmark = pytest.mark.e2e
 WS = "my-workspace"
 
-# Prints 300 numbered lines (some in two writes, some with non-ASCII text) over about 3 seconds.
+# Prints 300 numbered lines (some in two writes, some with non-ASCII text) over about 8 seconds, so
+# the stream is read while the job still writes it.
 SCRIPT = textwrap.dedent(
     """
     import sys, time
@@ -31,7 +32,7 @@ SCRIPT = textwrap.dedent(
         else:
             print(f"line {i:03d} ünïcode")
         sys.stdout.flush()
-        time.sleep(0.01)
+        time.sleep(0.025)
     print("done")
     """
 )

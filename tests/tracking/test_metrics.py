@@ -3,6 +3,7 @@ the shared writer record_metrics, and the chart series."""
 
 import json
 import math
+import uuid
 
 import pytest
 from django.db import transaction
@@ -300,7 +301,7 @@ def test_real_client_logs_and_reads_metrics(studio, monkeypatch):
 
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", studio.token())
     client = MlflowClient(tracking_uri=f"{studio.url}/mlflow/v1.0/workspaces/my-workspace")
-    run_id = client.create_run(client.create_experiment("metrics-e2e")).info.run_id
+    run_id = client.create_run(client.create_experiment(f"metrics-e2e-{uuid.uuid4().hex[:8]}")).info.run_id
     client.log_metric(run_id, "loss", 0.5, step=0, timestamp=1000)
     client.log_metric(run_id, "loss", float("nan"), step=1, timestamp=1001)
     client.log_metric(run_id, "loss", float("inf"), step=2, timestamp=1002)
