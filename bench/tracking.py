@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,16 +37,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.studio_process import StudioProcess  # noqa: E402
+from tests.studio_process import StudioProcess, free_port  # noqa: E402
 
 WORKSPACE = "my-workspace"
 PAGE = 25000  # what the client asks for (mlflow.store.tracking.GET_METRIC_HISTORY_MAX_RESULTS)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class MlflowServer:
