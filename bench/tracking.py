@@ -11,7 +11,7 @@ own temporary data directory). For each, the real `MlflowClient` measures:
 The client itself parses every page with protobuf's ParseDict, which takes about a second for
 100,000 points whatever the server; so the history figure is also given as the server's own
 delivery time (the same paged GETs, raw over HTTP) and as the client-side parse floor (the
-client's parsing of those exact responses, with no network), to show where the time goes. Likewise the single-call figure is followed by the client's own
+client's parsing of those exact responses, with no network), to show where the time goes. Likewise the single-call and batch figures are followed by the client's own
 ceiling: `log_metric` against a server that answers at once and does nothing.
 
     .venv/bin/python bench/tracking.py
@@ -110,9 +110,9 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Null).serve_forever()
 """
 
 
-def client_floor(seconds: float) -> float:
-    """Single `log_metric` calls per second against a server that answers `{}` at once and does
-    nothing: what the client itself allows on this machine."""
+def client_floor(seconds: float, batches: int) -> tuple[float, float]:
+    """Single `log_metric` calls per second and `log_batch` metrics per second against a server
+    that answers `{}` at once and does nothing: what the client itself allows on this machine."""
     from mlflow import MlflowClient
 
     port = free_port()
@@ -124,7 +124,8 @@ def client_floor(seconds: float) -> float:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        return single_rate(MlflowClient(tracking_uri=f"http://127.0.0.1:{port}"), "0" * 32, seconds)
+        client = MlflowClient(tracking_uri=f"http://127.0.0.1:{port}")
+        return single_rate(client, "0" * 32, seconds), batch_rate(client, "0" * 32, batches)
     finally:
         proc.kill()
         proc.wait()
@@ -285,8 +286,9 @@ def main() -> None:
         results = {name: best(figures) for name, figures in rounds.items()}
         if len(results) == 2:
             report(results["mlflow"], results["studio"])
-            floor = client_floor(args.single_seconds)
-            print(f"\nclient floor: {floor:.0f} single log_metric calls/s against a server that does nothing")
+            single, batch = client_floor(args.single_seconds, args.batches)
+            print("\nthe client's own ceiling, against a server that answers at once and does nothing:")
+            print(f"  {single:.0f} single log_metric calls/s, {batch:.0f} log_batch metrics/s")
     finally:
         if server:
             server.stop()
