@@ -6,7 +6,7 @@ from django.db.models import Count, Max, Q, QuerySet
 
 from workspaces.models import Workspace
 
-from .models import Experiment, Job, JobStatusEvent, LifecycleStage
+from .models import ACTIVE, Experiment, Job, JobStatusEvent, LifecycleStage
 
 SORTS = {
     "created": "created_at",
@@ -36,10 +36,10 @@ def jobs_for_workspace(
     include_children: bool = False,
 ) -> QuerySet[Job]:
     """Jobs, newest first by default. `tag` is `key` or `key=value`; `search` matches name or display name.
-    Runs deleted through MLflow (`delete_run`, `delete_experiment`) are left out until restored."""
-    jobs = Job.objects.filter(workspace=workspace, lifecycle_stage=LifecycleStage.ACTIVE).select_related(
-        "experiment", "compute", "created_by"
-    )
+    Runs deleted through MLflow (`delete_run`, `delete_experiment`) are left out until restored,
+    except a job still running on compute: it stays in sight so that it can be cancelled."""
+    visible = Q(lifecycle_stage=LifecycleStage.ACTIVE) | (Q(status__in=ACTIVE) & ~Q(type="run"))
+    jobs = Job.objects.filter(visible, workspace=workspace).select_related("experiment", "compute", "created_by")
     if not include_children:
         jobs = jobs.filter(parent__isnull=True)
     if status:

@@ -535,8 +535,8 @@ def _compare_rows(values_of, jobs, keys) -> list[dict]:
 def job_compare(request, access):
     """Two to ten jobs side by side: properties, parameters, latest metrics, and overlaid charts."""
     names = list(dict.fromkeys(request.GET.getlist("job")))
-    jobs = [job for job in (selectors.job_by_name(workspace=access.workspace, name=n) for n in names) if job]
-    jobs = jobs[:MAX_COMPARE]
+    found = (selectors.job_by_name(workspace=access.workspace, name=n) for n in names[:MAX_COMPARE])
+    jobs = [job for job in found if job]
     summaries = {job.pk: {m["key"]: m for m in metric_charts.metric_summary(job)} for job in jobs}
     param_keys = sorted({key for job in jobs for key in (job.params or {})})
     metric_keys = sorted({key for summary in summaries.values() for key in summary})

@@ -16,6 +16,7 @@ Multipart uploads (`mpu/...`) and presigned downloads are not offered: the clien
 through the plain PUT and GET above.
 """
 
+import errno
 import os
 import tempfile
 
@@ -116,6 +117,10 @@ def upload_artifact(call: Call, artifact_path: str):
             storage.save(path, File(spool, name=os.path.basename(path)))
         except (NotADirectoryError, FileExistsError, IsADirectoryError):
             raise invalid(f"Cannot write {artifact_path[:200]!r}: a file stands where a folder should be.") from None
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            raise invalid(f"Cannot write {artifact_path[:200]!r}: a name in the path is too long.") from None
     return {}
 
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from functools import wraps
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.cache import caches
-from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.core.exceptions import BadRequest, DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections, connection
 from django.db.models.signals import post_delete, post_save
@@ -120,14 +121,15 @@ def _basic_user(raw: str):
         return None
     cache = caches["default"]
     key = "mlflow-basic:" + hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
-    user_id = cache.get(key)
-    if user_id is not None:
-        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    cached = cache.get(key)
+    if cached is not None:
+        # Valid only while the password is the one that was checked: a change ends it at once.
+        user = get_user_model().objects.filter(pk=cached[0], is_active=True, password=cached[1]).first()
         if user is not None:
             return user
     user = authenticate(username=username, password=password)
     if user is not None:
-        cache.set(key, user.pk, BASIC_AUTH_CACHE_SECONDS)
+        cache.set(key, (user.pk, user.password), BASIC_AUTH_CACHE_SECONDS)
     return user
 
 
@@ -346,6 +348,8 @@ def _serve_hot(view, scope, body: bytes, workspace: str):
             return HttpResponseBadRequest()
         try:
             return view(request, workspace)
+        except (SuspiciousOperation, BadRequest) as exc:  # e.g. too many query fields, as Django answers them
+            return _error(INVALID_PARAMETER_VALUE, f"Bad request: {str(exc)[:200]}")
         except Exception:  # noqa: BLE001 - answered as Django answers an unhandled error
             log.exception("MLflow endpoint %s failed", scope["path"])
             return _error(INTERNAL_ERROR, "Internal error.")
@@ -375,7 +379,7 @@ class MlflowFastPath:
         if self.views is None:
             self.views = _hot_views()
         view = self.views.get(match["sub"])
-        if view is None:
+        if view is None or not _small_body(scope):
             return await self.app(scope, receive, send)
         body = await _read_body(receive)
         if body is None:
@@ -387,6 +391,20 @@ class MlflowFastPath:
         ]
         await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": response.content})
+
+
+def _small_body(scope) -> bool:
+    """A body this path may hold in memory: a declared length within Django's in-memory limit
+    (`DATA_UPLOAD_MAX_MEMORY_SIZE`). Anything larger, or of unknown length, goes through Django,
+    which refuses or spools it before anyone is authenticated."""
+    headers = dict(scope.get("headers") or ())
+    length = headers.get(b"content-length")
+    if length is None:
+        return scope.get("method") in ("GET", "HEAD") and b"transfer-encoding" not in headers
+    try:
+        return 0 <= int(length) <= (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
+    except ValueError:
+        return False
 
 
 async def _read_body(receive) -> bytes | None:

@@ -39,6 +39,7 @@ from workspaces.roles import Perm
 from .http import Call, by_method, endpoint, invalid, not_found, now_ms
 from .locations import logged_model_artifact_uri
 from .models import LoggedModel, LoggedModelStatus, Metric
+from .search import check_filter
 from .services import default_experiment, get_experiment, get_run
 
 MAX_KEY_LENGTH = 250
@@ -278,6 +279,7 @@ def search_logged_models(call: Call):
         raise invalid(f"'max_results' must be between 1 and {MAX_SEARCH_RESULTS}, not {max_results}.")
     if len(request.filter) > MAX_FILTER_LENGTH:
         raise invalid(f"'filter' must be at most {MAX_FILTER_LENGTH} characters long.")
+    check_filter(request.filter)
     datasets = [
         {"dataset_name": d.dataset_name, "dataset_digest": d.dataset_digest or None} for d in request.datasets
     ] or None

@@ -27,6 +27,7 @@ from .services import get_run, get_run_for_write, run_id_of
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+MAX_INT32 = 2**31 - 1  # max_results is an int32 in MLflow's protocol
 MAX_MODEL_ID_LENGTH = Metric._meta.get_field("model_id").max_length
 MAX_DATASET_NAME_LENGTH = Metric._meta.get_field("dataset_name").max_length
 MAX_DATASET_DIGEST_LENGTH = Metric._meta.get_field("dataset_digest").max_length
@@ -181,7 +182,8 @@ def _upsert_latest(job_id: int, rows: list[tuple]) -> None:
     table = q(LatestMetric._meta.db_table)
     job, key, value, stamp, step = map(q, ("job_id", "key", "value", "timestamp", "step"))
     values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(newest))
-    params = [item for row in newest.values() for item in (job_id, row[0], row[1], row[2], row[3])]
+    # Keys in one order for every writer, as MLflow's store does against cross-batch deadlocks.
+    params = [item for _, row in sorted(newest.items()) for item in (job_id, row[0], row[1], row[2], row[3])]
     sql = (
         f"INSERT INTO {table} ({job}, {key}, {value}, {stamp}, {step}) VALUES {values} "  # noqa: S608
         f"ON CONFLICT ({job}, {key}) DO UPDATE SET "
@@ -205,13 +207,18 @@ def record_metrics(job, metrics: list) -> int:
 
 
 def _store_rows(job, rows: list[tuple]) -> int:
+    """Store the new points under a lock on the run's row: writers into one run take turns, so a
+    retried batch racing its first attempt is stored once, two batches can't deadlock on the
+    latest values, and points become visible in id order (what live charts poll by)."""
     if not rows:
         return 0
-    rows = _drop_stored(job, rows)
-    if not rows:
-        return 0
-    _insert_points(job.pk, rows)
-    _upsert_latest(job.pk, rows)
+    with transaction.atomic():
+        Job.objects.select_for_update(no_key=True).filter(pk=job.pk).values_list("pk", flat=True).get()
+        rows = _drop_stored(job, rows)
+        if not rows:
+            return 0
+        _insert_points(job.pk, rows)
+        _upsert_latest(job.pk, rows)
     return len(rows)
 
 
@@ -292,8 +299,11 @@ def _max_results(call: Call) -> int | None:
     if raw in (None, ""):
         return None
     value = int64(raw, "max_results")
-    if value <= 0:
-        raise invalid(f"Invalid value {value} for parameter 'max_results' supplied. It must be a positive integer.")
+    if not 0 < value <= MAX_INT32:
+        raise invalid(
+            f"Invalid value {value} for parameter 'max_results' supplied. "
+            f"It must be a positive integer of at most {MAX_INT32}."
+        )
     return value
 
 

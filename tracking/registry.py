@@ -66,10 +66,12 @@ from jobs.models import Job
 from workspaces.paths import clean_path, join, parse_datastore_uri
 from workspaces.roles import Perm
 from workspaces.selectors import datastore_by_name
+from workspaces.storage import DatastoreUnavailable
 
 from .http import Call, endpoint, invalid, not_found
 from .locations import ARTIFACT_STORE, artifact_uri, parse_artifact_uri
 from .models import LoggedModel
+from .search import check_filter
 from .serialize import to_ms
 
 STAGE_PROPERTY = "mlflow.stage"
@@ -260,7 +262,7 @@ def _paged(items: list, call: Call, default: int, threshold: int) -> tuple[list,
     raw = call.get("max_results", default)
     try:
         max_results = int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise invalid(f"'max_results' must be a whole number, got {str(raw)[:50]!r}.") from None
     if max_results < 1 or max_results > threshold:
         raise invalid(f"'max_results' must be between 1 and {threshold}, got {max_results}.")
@@ -277,10 +279,7 @@ def _order_by(call: Call) -> list[str]:
 
 
 def _filter(call: Call) -> str:
-    value = call.get("filter") or ""
-    if not isinstance(value, str):
-        raise invalid("'filter' must be a string.")
-    return value
+    return check_filter(call.get("filter") or "")
 
 
 # Sources ----------------------------------------------------------------------------------------
@@ -589,6 +588,8 @@ def create_model_version(call: Call):
         raise MlflowException(" ".join(exc.messages), RESOURCE_ALREADY_EXISTS) from None
     except ValidationError as exc:
         raise _validation_error(exc) from None
+    except DatastoreUnavailable as exc:
+        raise invalid(f"'source': {exc}") from None
     model = _versions(call.workspace, name).get(pk=model.pk)
     return _json(pb.CreateModelVersion.Response(model_version=_json_version(model)))
 

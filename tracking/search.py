@@ -7,6 +7,7 @@ which both databases evaluate the same way. Params and tags are JSON keys on the
 KeyTextTransform, so dotted keys such as `mlflow.runName` are one key, not a path.
 """
 
+import re
 from datetime import timedelta
 
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, TextField, Value, When
@@ -33,6 +34,31 @@ DATASET_CONTEXT_TAG = "mlflow.data.context"
 
 # The Django lookup of each MLflow comparator on a text or number expression.
 LOOKUPS = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "IN": "in"}
+
+
+MAX_FILTER_LENGTH = 4000
+MAX_LIKE_WILDCARDS = 2
+_LIKE_OPERAND = re.compile(r"""\bI?LIKE\s+(['"])(.*?)\1""", re.IGNORECASE | re.DOTALL)
+
+
+def check_filter(filter_string) -> str:
+    """A search filter that is safe to evaluate: bounded in length, and each LIKE/ILIKE pattern
+    with at most two `%` wildcards (e.g. '%abc%'). Patterns with more match in time that grows
+    as a power of the value's length with a backtracking regex engine (SQLite's, and MLflow's
+    in-memory filters), so one request could stall a web process."""
+    if filter_string in (None, ""):
+        return ""
+    if not isinstance(filter_string, str):
+        raise invalid("'filter' must be a string.")
+    if len(filter_string) > MAX_FILTER_LENGTH:
+        raise invalid(f"'filter' must be at most {MAX_FILTER_LENGTH} characters long.")
+    for _, pattern in _LIKE_OPERAND.findall(filter_string):
+        if re.sub(r"%+", "%", pattern).count("%") > MAX_LIKE_WILDCARDS:
+            raise invalid(
+                f"The LIKE pattern {pattern[:100]!r} uses '%' more than {MAX_LIKE_WILDCARDS} times; "
+                "use at most two, e.g. '%part%'."
+            )
+    return filter_string
 
 
 def like_regex(pattern: str, *, ignore_case: bool) -> str:
@@ -227,7 +253,7 @@ def _json_condition(jobs: QuerySet, alias: str, field: str, key: str, comparator
 
 def filter_runs(jobs: QuerySet, filter_string: str | None, aliases: _Aliases) -> QuerySet:
     """Apply an MLflow run filter (`metrics.acc > 0.9 and params.lr = '0.1' and ...`)."""
-    for clause in SearchUtils.parse_search_filter(filter_string):
+    for clause in SearchUtils.parse_search_filter(check_filter(filter_string) or None):
         key_type, comparator, value = clause["type"], clause["comparator"].upper(), clause["value"]
         key = SearchUtils.translate_key_alias(clause["key"])
         alias = aliases()
@@ -374,7 +400,7 @@ def _experiment_attribute(experiments: QuerySet, alias: str, key: str, comparato
 
 
 def filter_experiments(experiments: QuerySet, filter_string: str | None, aliases: _Aliases) -> QuerySet:
-    for clause in SearchExperimentsUtils.parse_search_filter(filter_string):
+    for clause in SearchExperimentsUtils.parse_search_filter(check_filter(filter_string) or None):
         key_type, key, comparator, value = clause["type"], clause["key"], clause["comparator"].upper(), clause["value"]
         alias = aliases()
         if key_type == "attribute":

@@ -3,10 +3,11 @@ the shared writer record_metrics, and the chart series."""
 
 import json
 import math
+import threading
 import uuid
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from jobs.models import Experiment, Job, LifecycleStage
 from tracking.metrics import record_metrics
@@ -87,6 +88,36 @@ def test_identical_points_are_stored_once(run):
     assert record_metrics(run, points) == 0
     assert record_metrics(run, [_m("loss", 0.6, 1)]) == 1
     assert Metric.objects.filter(job=run).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_into_one_run_store_a_retried_batch_once(run):
+    """A batch and its retry in flight at once, and batches with their keys in opposite orders:
+    every point once, no deadlock (writers into one run take turns on its row)."""
+    if connection.vendor == "sqlite":
+        pytest.skip("the in-memory SQLite test database refuses concurrent writers; the PostgreSQL suite runs this")
+    batch = [_m("loss", float(i), i) for i in range(1000)]
+    forward = [_m(f"k{i}", 1.0, 5) for i in range(30)]
+    errors = []
+
+    def write(points):
+        try:
+            for _ in range(5):
+                with transaction.atomic():
+                    record_metrics(run, points)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(points,)) for points in (batch, batch, forward, forward[::-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Metric.objects.filter(job=run, key="loss").count() == 1000
+    assert Metric.objects.filter(job=run).count() == 1030
 
 
 @pytest.mark.django_db
@@ -204,6 +235,7 @@ def test_get_history_pages(owner_api, run):
         ({"run_id": "run-1"}, 400, "INVALID_PARAMETER_VALUE"),
         ({"run_id": "run-1", "metric_key": "m", "max_results": 0}, 400, "INVALID_PARAMETER_VALUE"),
         ({"run_id": "run-1", "metric_key": "m", "max_results": "x"}, 400, "INVALID_PARAMETER_VALUE"),
+        ({"run_id": "run-1", "metric_key": "m", "max_results": 2**63 - 1}, 400, "INVALID_PARAMETER_VALUE"),
         ({"run_id": "run-1", "metric_key": "m", "page_token": "%%%"}, 400, "INVALID_PARAMETER_VALUE"),
         ({"run_id": "gone", "metric_key": "m"}, 404, "RESOURCE_DOES_NOT_EXIST"),
     ],

@@ -279,6 +279,18 @@ def test_deleted_runs_leave_the_jobs_list_until_restored(client, browser_client,
     assert b"to-delete" in page.get(url).content
 
 
+def test_a_deleted_command_job_stays_listed_while_it_runs(client, browser_client, owner, workspace):
+    experiment = Experiment.objects.create(workspace=workspace, name="compute-exp")
+    job = Job.objects.create(
+        workspace=workspace, experiment=experiment, name="busy-job", type="command", status=JobStatus.RUNNING
+    )
+    ok(post(client, "runs/delete", {"run_id": job.name}))
+    url = reverse("job_list", args=[workspace.name])
+    assert b"busy-job" in browser_client(owner).get(url).content  # still running: it can be cancelled
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.COMPLETED)
+    assert b"busy-job" not in browser_client(owner).get(url).content
+
+
 def test_cancel_in_the_studio_ends_a_client_run(client, browser_client, owner, workspace):
     run_id = start(client)["info"]["run_id"]
     response = browser_client(owner).post(reverse("job_cancel", args=[workspace.name, run_id]))
