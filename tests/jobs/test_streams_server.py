@@ -104,8 +104,9 @@ def read_events(client: httpx.Client, url: str, *, headers=None, stop_after_logs
     return parse(raw)
 
 
-def follow(client, url: str, *, resume_with: str, per_connection: int = 4, deadline: float = 180) -> tuple[str, int]:
-    """Read the whole stream over many short connections; returns (text, connections)."""
+def follow(client, url: str, *, resume_with: str, per_connection: int = 1, deadline: float = 180) -> tuple[str, int]:
+    """Read the whole stream over many short connections (by default one log event each, so even
+    a log stored in a few large chunks takes several); returns (text, connections)."""
     text, last_id, connections = "", None, 0
     stop = time.monotonic() + deadline
     while time.monotonic() < stop:
