@@ -83,6 +83,9 @@ def metric_series(job, key: str, *, max_points: int = DEFAULT_MAX_POINTS, x: str
     stats = points.aggregate(count=Count("id"), low=Min(field), high=Max(field), last_id=Max("id"))
     series = {"key": key, "x": x, "count": stats["count"], "sampled": False, "points": [], "band": []}
     series["last_id"] = stats["last_id"] or 0
+    # Points logged after the count was taken wait for the next `metric_points_since`, so the answer
+    # holds exactly `count` points and none comes twice.
+    points = points.filter(id__lte=series["last_id"])
     if stats["count"] <= max_points:
         series["points"] = _raw_points(points, field)
     else:

@@ -21,7 +21,7 @@
   /* One metric of one job, as fetched for one x unit ("step" or "time"). */
   function Store(url, key, unit) {
     this.url = url; this.key = key; this.unit = unit;
-    this.x = []; this.y = []; this.count = -1; this.lastId = null; this.loading = null;
+    this.x = []; this.y = []; this.count = -1; this.known = 0; this.lastId = null; this.loading = null;
   }
 
   Store.prototype.load = function (count) {
@@ -33,10 +33,11 @@
     this.loading = fetch(this.url + "?" + params.toString(), { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (data) {
-        if (data.full) { self.x = data.x; self.y = data.y; }
-        else { self.x = self.x.concat(data.x); self.y = self.y.concat(data.y); }
+        if (data.full) { self.x = data.x; self.y = data.y; self.known = data.count; }
+        else { self.x = self.x.concat(data.x); self.y = self.y.concat(data.y); self.known += data.x.length; }
         self.lastId = data.last_id;
-        self.count = count === undefined ? data.count : count;
+        // Points logged between the count and this answer are already here: count them too.
+        self.count = Math.max(count === undefined ? 0 : count, self.known);
         return true;
       })
       .finally(function () { self.loading = null; });

@@ -92,6 +92,29 @@ def test_series_after_id_returns_only_new_points(owner, workspace, browser_clien
     assert client.get(f"{BASE}{job.name}/metrics").json()["active"] is True
 
 
+def test_a_point_logged_while_the_series_is_read_comes_once(owner, workspace, browser_client, monkeypatch):
+    """A point that lands between the series' count and its fetch is left for the next `after_id`
+    answer, so the chart neither gets it twice nor holds more points than the count says."""
+    from django.db.models import QuerySet
+
+    job = make_job(workspace, name="racing-run", status=JobStatus.RUNNING)
+    log_metric(job, "loss", [3.0, 2.0])
+    aggregate = QuerySet.aggregate
+
+    def aggregate_then_log(self, *args, **kwargs):
+        stats = aggregate(self, *args, **kwargs)
+        if self.model is Metric and not Metric.objects.filter(job=job, step=2).exists():
+            Metric.objects.create(job=job, key="loss", value=1.0, step=2, timestamp=1_700_000_000_200)
+        return stats
+
+    monkeypatch.setattr(QuerySet, "aggregate", aggregate_then_log)
+    client = browser_client(owner)
+    first = client.get(f"{BASE}{job.name}/metrics/series?key=loss").json()
+    assert first["count"] == 2 and first["x"] == [0, 1]
+    newer = client.get(f"{BASE}{job.name}/metrics/series?key=loss&after_id={first['last_id']}").json()
+    assert newer["x"] == [2] and newer["y"] == [1.0]
+
+
 def test_nan_and_infinity_are_gaps_in_the_series(owner, workspace, browser_client):
     job = make_job(workspace, name="nan-run")
     log_metric(job, "loss", [1.0, None, float("inf"), 0.5])
