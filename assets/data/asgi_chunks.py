@@ -16,8 +16,10 @@ same checks and error bodies; the body has not been touched, so Django reads it 
 import asyncio
 import io
 import json
+import mmap
 import os
 import re
+import threading
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -31,7 +33,8 @@ from workspaces.selectors import workspace_access
 from . import selectors, uploads
 
 ROUTE = re.compile(r"^/api/v1/workspaces/(?P<workspace>[^/]+)/data/uploads/(?P<upload_id>[0-9a-fA-F-]{32,36})$")
-WRITE_AT_LEAST = 1024 * 1024  # bytes gathered before each write
+WRITE_AT_LEAST = 1024 * 1024  # bytes gathered before each write through the page cache
+DIRECT_BATCH = 4 * 1024 * 1024  # the size of each direct-I/O buffer (two per chunk being received)
 MAX_PIECES = 512  # and at most this many pieces (pwritev takes at most IOV_MAX)
 
 
@@ -138,12 +141,129 @@ async def _respond(send, status: int, body: dict) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-async def _stream_into(fd: int, chunk, receive) -> int | None:
+# Writers into one file queue up on the kernel's per-file lock, and a queued writer spins on a core
+# that could be receiving the next bytes; within a process they take turns here instead, asleep.
+# Uploads share these locks by hash, so their number stays fixed.
+_WRITE_TURNS = [threading.Lock() for _ in range(64)]
+
+
+def _write_in_turn(turn: threading.Lock, write, *args) -> None:
+    with turn:
+        write(*args)
+
+
+class _BatchWriter:
+    """Writes a chunk's body at its offset in batches (WRITE_AT_LEAST, DIRECT_BATCH), in a thread,
+    while the next batch is received; at most one write is in flight, so memory stays bounded.
+
+    With direct I/O (`direct` not None and a block-aligned chunk) a batch is gathered into a
+    page-aligned buffer and goes from there to the disk; two buffers take turns. Otherwise the
+    received pieces themselves go to `os.pwritev` through the page cache."""
+
+    def __init__(self, fd: int, direct: int | None, offset: int, turn: threading.Lock):
+        self.fd, self.offset, self.turn = fd, offset, turn
+        self.direct = direct if direct is not None and offset % uploads.DIRECT_ALIGN == 0 else None
+        self.pieces, self.gathered = [], 0
+        self.buffers = [_take_buffer(), _take_buffer()] if self.direct is not None else []
+        self.writing = None
+
+    async def add(self, data: bytes) -> None:
+        if self.direct is None:
+            self.pieces.append(data)
+            self.gathered += len(data)
+            if self.gathered >= WRITE_AT_LEAST or len(self.pieces) >= MAX_PIECES:
+                await self.flush()
+            return
+        view, at = memoryview(data), 0
+        while at < len(view):
+            buffer = self.buffers[0]
+            take = min(len(view) - at, DIRECT_BATCH - self.gathered)
+            buffer[self.gathered : self.gathered + take] = view[at : at + take]
+            self.gathered += take
+            at += take
+            if self.gathered == DIRECT_BATCH:
+                await self.flush()
+
+    async def flush(self) -> None:
+        if not self.gathered:
+            return
+        if self.writing is not None:
+            await asyncio.shield(self.writing)  # cancelled here, the write itself goes on: see close()
+        if self.direct is None:
+            call = (_write_in_turn, self.turn, uploads.write_at, self.fd, self.pieces, self.offset)
+            self.pieces = []
+        else:
+            buffer = self.buffers[0]
+            call = (
+                _write_in_turn,
+                self.turn,
+                uploads.write_direct,
+                self.direct,
+                self.fd,
+                buffer,
+                self.gathered,
+                self.offset,
+            )
+            self.buffers.reverse()  # the next batch fills the other buffer while this one is written
+        self.writing = asyncio.ensure_future(asyncio.to_thread(*call))
+        self.offset += self.gathered
+        self.gathered = 0
+
+    async def close(self, descriptors: "_Descriptors") -> None:
+        """Wait for the write in flight, then give the buffers back. Cancelled meanwhile, the thread
+        goes on writing: its buffers are not reused and `descriptors` close once it is done."""
+        writing, self.writing = self.writing, None
+        if writing is not None and not writing.done():
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                self.buffers = []
+                descriptors.close_after(writing)
+                raise
+        for buffer in self.buffers:
+            _give_buffer(buffer)
+        self.buffers = []
+
+
+class _Descriptors:
+    """The file descriptors a chunk writes through; closed by the request, or, when a write thread
+    outlives it, once that thread is done (a number closed early could be reused by another file)."""
+
+    def __init__(self, *fds: int | None):
+        self.fds = [fd for fd in fds if fd is not None]
+
+    def close(self) -> None:
+        fds, self.fds = self.fds, []
+        for fd in fds:
+            os.close(fd)
+
+    def close_after(self, future) -> None:
+        fds, self.fds = self.fds, []
+        future.add_done_callback(lambda _done: _Descriptors(*fds).close())
+
+
+_BUFFERS: list[mmap.mmap] = []  # spare direct-I/O buffers, used from the event loop's thread only
+SPARE_BUFFERS = 8
+
+
+def _take_buffer() -> mmap.mmap:
+    return _BUFFERS.pop() if _BUFFERS else mmap.mmap(-1, DIRECT_BATCH)
+
+
+def _give_buffer(buffer: mmap.mmap) -> None:
+    if len(_BUFFERS) < SPARE_BUFFERS:
+        _BUFFERS.append(buffer)
+    else:
+        buffer.close()
+
+
+async def _stream_into(
+    fd: int, direct: int | None, chunk, receive, turn: threading.Lock, descriptors: _Descriptors
+) -> int | None:
     """Write the body at the chunk's offset, never past its end; the number of bytes the body
-    held, or None if the client went away. Each batch of pieces is written in a thread while the
-    next one is received; at most one write is in flight, so memory stays bounded."""
-    offset, total, pieces, gathered = chunk.start, 0, [], 0
-    writing = None
+    held, or None if the client went away."""
+    writer = _BatchWriter(fd, direct, chunk.start, turn)
+    total = 0
     try:
         more = True
         while more:
@@ -155,18 +275,11 @@ async def _stream_into(fd: int, chunk, receive) -> int | None:
             room = max(chunk.length - total, 0)
             total += len(body)
             if room and body:
-                pieces.append(body if len(body) <= room else body[:room])
-                gathered += min(len(body), room)
-            if gathered and (gathered >= WRITE_AT_LEAST or len(pieces) >= MAX_PIECES or not more):
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(asyncio.to_thread(uploads.write_at, fd, pieces, offset))
-                offset += gathered
-                pieces, gathered = [], 0
+                await writer.add(body if len(body) <= room else body[:room])
+        await writer.flush()
         return total
     finally:
-        if writing is not None:
-            await asyncio.shield(writing)  # the descriptor is closed only once no thread writes to it
+        await writer.close(descriptors)
 
 
 class ChunkUploadFastPath:
@@ -181,8 +294,11 @@ class ChunkUploadFastPath:
         if prepared is None:
             return await self.app(scope, receive, send)
         session, chunk, fd = prepared
+        direct = uploads.open_direct(session.pk)
+        descriptors = _Descriptors(fd, direct)  # `fd` holds the staging file's lock until the commit is done
         try:
-            taken = await _stream_into(fd, chunk, receive)
+            turn = _WRITE_TURNS[hash(str(session.pk)) % len(_WRITE_TURNS)]
+            taken = await _stream_into(fd, direct, chunk, receive, turn, descriptors)
             if taken is None:
                 return  # the client left; nothing is recorded and it resends the chunk
             if taken != chunk.length:
@@ -190,5 +306,5 @@ class ChunkUploadFastPath:
                 return await _respond(send, 400, {"error": {"code": "UserError", "message": message}})
             status, body = await sync_to_async(_commit)(session, chunk)
         finally:
-            os.close(fd)
+            descriptors.close()
         await _respond(send, status, body)

@@ -22,6 +22,8 @@ rows are removed when the asset is created, or by the scheduled `discard_stale_u
 nobody has touched them for STALE_AFTER.
 """
 
+import ctypes
+import errno
 import fcntl
 import os
 import re
@@ -234,15 +236,81 @@ def staging_idle(upload_id) -> bool:
 
 
 def write_at(fd: int, data, offset: int) -> None:
-    """Write all of `data` (bytes or a list of them) into `fd` at `offset`."""
+    """Write all of `data` (bytes or a list of them) into `fd` at `offset`, and start writing it
+    to disk (`start_writeback`)."""
     pieces = data if isinstance(data, list) else [data]
+    size = sum(len(piece) for piece in pieces)
     written = os.pwritev(fd, pieces, offset)
-    if written == sum(len(piece) for piece in pieces):
-        return
-    rest = memoryview(b"".join(pieces))[written:]  # a short write is rare: finish it
-    while rest:
-        done = os.pwrite(fd, rest, offset + written)
-        rest, written = rest[done:], written + done
+    if written != size:
+        rest = memoryview(b"".join(pieces))[written:]  # a short write is rare: finish it
+        while rest:
+            done = os.pwrite(fd, rest, offset + written)
+            rest, written = rest[done:], written + done
+    start_writeback(fd, offset, size)
+
+
+DIRECT_ALIGN = 4096  # offsets and lengths of direct writes are whole blocks of this size
+
+
+def open_direct(upload_id) -> int | None:
+    """The staging file opened a second time, for direct I/O (O_DIRECT): writes through it go from
+    the caller's buffer to the disk without a copy in the page cache. None where the platform or
+    the filesystem (tmpfs, some network filesystems) has no direct I/O; `open_for_chunk`'s
+    descriptor, which holds the lock, serves alone then."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return None
+    try:
+        return os.open(staging_path(upload_id), os.O_WRONLY | os.O_CLOEXEC | flag)
+    except OSError:
+        return None
+
+
+def write_direct(direct_fd: int | None, fd: int, buffer, length: int, offset: int) -> None:
+    """Write `buffer[:length]` at `offset`: its whole blocks through `direct_fd` when the offset
+    is block-aligned (`buffer` must be page-aligned, as an mmap is), the rest, or all of it when
+    direct I/O is refused, through `fd` (`write_at`)."""
+    view = memoryview(buffer)
+    done = 0
+    whole = length - length % DIRECT_ALIGN if direct_fd is not None and offset % DIRECT_ALIGN == 0 else 0
+    try:
+        while done < whole:
+            written = os.pwrite(direct_fd, view[done:whole], offset + done)
+            if written <= 0 or written % DIRECT_ALIGN:
+                done += max(written, 0)
+                break
+            done += written
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+    try:
+        if done < length:
+            write_at(fd, [view[done:length]], offset + done)
+    finally:
+        view.release()
+
+
+def _sync_file_range():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+SYNC_FILE_RANGE = _sync_file_range()
+SYNC_FILE_RANGE_WRITE = 2
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing these bytes to disk now, without waiting (Linux
+    sync_file_range(2)), rather than once the upload is done: the disk works while the next
+    bytes arrive, and an upload's dirty pages never pile up in memory. A no-op elsewhere."""
+    if SYNC_FILE_RANGE is not None and length:
+        SYNC_FILE_RANGE(fd, offset, length, SYNC_FILE_RANGE_WRITE)
 
 
 def chunk_write(*, fd: int, chunk: Chunk, read) -> None:

@@ -3,7 +3,10 @@ drives it: it streams a chunk it can vouch for into the staging file, and hands 
 untouched, to the Django route at the same URL."""
 
 import asyncio
+import errno
 import json
+import mmap
+import os
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -268,3 +271,149 @@ def test_a_parallel_chunk_over_received_bytes_is_answered_by_django_with_409(
     assert (status, body["received"]) == (409, 0)
     assert body["missing"] == [{"start": 0, "end": 19}, {"start": 40, "end": size - 1}]
     assert len(django_route) == 1
+
+
+# -- large chunks: direct I/O from aligned buffers -------------------------------------------------
+
+
+def pieces_of(data: bytes, size: int) -> list[bytes]:
+    return [data[at : at + size] for at in range(0, len(data), size)]
+
+
+def test_large_chunks_in_odd_pieces_land_byte_for_byte_through_direct_io(
+    application, workspace, owner, django_route, monkeypatch
+):
+    """Two chunks in parallel: one at a block-aligned offset (whole blocks written directly, the tail
+    through the page cache), one at an odd offset (all through the page cache)."""
+    from assets.data import asgi_chunks
+
+    direct_writes = []
+    real = uploads.write_direct
+
+    def counting(direct_fd, fd, buffer, length, offset):
+        direct_writes.append((direct_fd is not None, length, offset))
+        return real(direct_fd, fd, buffer, length, offset)
+
+    monkeypatch.setattr(uploads, "write_direct", counting)
+    batch = asgi_chunks.DIRECT_BATCH
+    data = os.urandom(2 * batch + 5000 + 777_777)
+    first_end = 2 * batch + 5000  # the first chunk ends off a block boundary
+    session = uploads.upload_session_create(
+        workspace=workspace, user=owner, file_name="big.bin", size=len(data), parallel=True
+    )
+    token, size = token_for(owner), len(data)
+    requests = [
+        (pieces_of(data[first_end:], 65_537), chunk_headers(token, first_end, size - 1, size)),
+        (pieces_of(data[:first_end], 65_537), chunk_headers(token, 0, first_end - 1, size)),
+    ]
+    assert call_together(application, url(session), requests) == [200, 200]
+    assert uploads.staging_path(session.pk).read_bytes() == data
+    assert django_route == []
+    if uploads.open_direct(session.pk) is not None:  # the filesystem has direct I/O
+        assert [(True, batch, 0), (True, batch, batch), (True, 5000, 2 * batch)] == [
+            w for w in direct_writes if w[2] < first_end
+        ]
+
+
+def test_write_direct_puts_whole_blocks_through_the_direct_descriptor_and_the_rest_through_the_other(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "staging.part"
+    path.write_bytes(b"")
+    fd = os.open(path, os.O_WRONLY)
+    writes = []
+    real = os.pwrite
+
+    def pwrite(descriptor, data, offset):
+        writes.append((descriptor, len(data), offset))
+        return real(descriptor, data, offset)
+
+    monkeypatch.setattr(uploads.os, "pwrite", pwrite)
+    buffer = mmap.mmap(-1, 3 * uploads.DIRECT_ALIGN)
+    payload = os.urandom(2 * uploads.DIRECT_ALIGN + 100)
+    buffer[: len(payload)] = payload
+    direct = os.dup(fd)  # stands for the O_DIRECT descriptor: only the split is checked here
+    try:
+        uploads.write_direct(direct, fd, buffer, len(payload), uploads.DIRECT_ALIGN)
+        uploads.write_direct(direct, fd, buffer, 10, 7)  # an odd offset: nothing goes direct
+    finally:
+        os.close(direct)
+        os.close(fd)
+    align = uploads.DIRECT_ALIGN
+    # The whole blocks in one direct write; the tail and the odd write go through `fd` (pwritev).
+    assert [write for write in writes if write[0] == direct] == [(direct, 2 * align, align)]
+    expected = bytearray(align + len(payload))
+    expected[align:] = payload
+    expected[7:17] = payload[:10]
+    assert path.read_bytes() == bytes(expected)
+
+
+def test_write_direct_falls_back_to_the_page_cache_when_direct_io_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "staging.part"
+    path.write_bytes(b"")
+    fd = os.open(path, os.O_WRONLY)
+    real = os.pwrite
+
+    def pwrite(descriptor, data, offset):
+        if descriptor != fd:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(descriptor, data, offset)
+
+    monkeypatch.setattr(uploads.os, "pwrite", pwrite)
+    buffer = mmap.mmap(-1, 2 * uploads.DIRECT_ALIGN)
+    payload = os.urandom(2 * uploads.DIRECT_ALIGN)
+    buffer[:] = payload
+    try:
+        uploads.write_direct(fd + 1000, fd, buffer, len(payload), 0)
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == payload
+
+
+def test_a_cancelled_chunk_closes_its_descriptors_only_once_the_write_in_flight_is_done(tmp_path, monkeypatch):
+    """Closing a descriptor a thread still writes through could hand its number to another file."""
+    import threading
+
+    from assets.data import asgi_chunks
+
+    release, started = threading.Event(), threading.Event()
+
+    def slow_write(*_args):
+        started.set()
+        release.wait(10)
+
+    monkeypatch.setattr(uploads, "write_at", slow_write)
+    path = tmp_path / "staging.part"
+    path.write_bytes(b"")
+    fd = os.open(path, os.O_WRONLY)
+    descriptors = asgi_chunks._Descriptors(fd)
+    chunk = uploads.Chunk(start=0, length=2 * asgi_chunks.WRITE_AT_LEAST)
+
+    async def receive():
+        return {"type": "http.request", "body": b"x" * asgi_chunks.WRITE_AT_LEAST, "more_body": True}
+
+    async def scenario():
+        task = asyncio.ensure_future(asgi_chunks._stream_into(fd, None, chunk, receive, threading.Lock(), descriptors))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()  # the chunk waits for its write in flight on its way out ...
+        await asyncio.sleep(0.05)
+        assert not task.done()
+        task.cancel()  # ... and is cancelled again meanwhile (a server shutting down)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        descriptors.close()  # what the request does on its way out: nothing is left to close now
+        os.fstat(fd)  # still open: the write thread holds it
+        release.set()
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            try:
+                os.fstat(fd)
+            except OSError:
+                return True
+        return False
+
+    try:
+        assert asyncio.run(scenario()) is True
+    finally:
+        release.set()

@@ -241,8 +241,9 @@ def test_an_upload_interrupted_mid_chunk_resumes_with_identical_bytes(studio, to
 def test_a_parallel_upload_over_several_connections_makes_an_identical_asset(studio, token):
     from concurrent.futures import ThreadPoolExecutor
 
-    content = os.urandom(6 * MIB + 4321)
-    chunk = MIB
+    # Chunks of 5 MiB: more than one direct-I/O buffer each; the last one ends off a block boundary.
+    content = os.urandom(22 * MIB + 4321)
+    chunk = 5 * MIB
     with studio.client(token) as client:
         session = client.post(
             f"{DATA}/uploads", json={"file_name": "parallel.bin", "size": len(content), "parallel": True}
