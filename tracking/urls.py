@@ -8,7 +8,7 @@ import re
 
 from django.urls import path
 
-from . import artifacts, experiments, logged_models, metrics, registry, runs
+from . import artifacts, experiments, links, logged_models, metrics, registry, runs
 
 PREFIX = "mlflow/v1.0/workspaces/<str:workspace>/api/2.0/"
 
@@ -17,11 +17,19 @@ def _name(sub: str) -> str:
     return "mlflow_" + re.sub(r"<(?:\w+:)?(\w+)>", r"\1", sub).replace("/", "_").replace("-", "_")
 
 
-urlpatterns = [
-    path(PREFIX + "mlflow/" + sub, view, name=_name(sub))
-    for module in (experiments, runs, metrics, logged_models, registry)
-    for sub, view in module.ROUTES
-] + [
-    path(PREFIX + "mlflow-artifacts/" + sub, view, name="mlflow_artifacts_" + name)
-    for sub, view, name in artifacts.ROUTES
-]
+urlpatterns = (
+    [
+        # The tracking URI itself, where the client's links into MLflow's web UI point.
+        path("mlflow/v1.0/workspaces/<str:workspace>/", links.tracking_home, name="mlflow_home"),
+        path("mlflow/v1.0/workspaces/<str:workspace>/open", links.tracking_link, name="mlflow_link"),
+    ]
+    + [
+        path(PREFIX + "mlflow/" + sub, view, name=_name(sub))
+        for module in (experiments, runs, metrics, logged_models, registry)
+        for sub, view in module.ROUTES
+    ]
+    + [
+        path(PREFIX + "mlflow-artifacts/" + sub, view, name="mlflow_artifacts_" + name)
+        for sub, view, name in artifacts.ROUTES
+    ]
+)

@@ -31,7 +31,8 @@ PLACEHOLDERS = {
     "tag_key": "placeholder-tag",
 }
 # Token APIs: anonymous calls get 401 (not a login redirect) and reads may be POSTs (MLflow's search).
-API_PREFIXES = ("api/", "mlflow/")
+# The pages at a tracking URI itself (mlflow/v1.0/workspaces/<ws>/, its `open`) are browser pages.
+API_PREFIXES = ("api/", "mlflow/v1.0/workspaces/<str:workspace>/api/")
 READER_PERMS = {"workspace.read", "data.read", "compute.read"}
 
 
