@@ -1,7 +1,7 @@
 /* Create a data asset from local files: each file goes to the studio in chunks through the
-   resumable upload API (POST .../data/uploads, PUT .../data/uploads/<id> with Content-Range),
-   with a progress bar; a dropped connection is retried from where the studio says the upload
-   stands. Then the asset is created from the finished uploads. */
+   resumable upload API (POST .../data/uploads with "parallel": true, then PUT .../data/uploads/<id>
+   with Content-Range, several chunks at once), with a progress bar; a chunk whose connection drops
+   is sent again. Then the asset is created from the finished uploads. */
 (function () {
   "use strict";
 
@@ -13,9 +13,10 @@
   const label = box.querySelector(".progress-label");
   const errorBox = form.querySelector("[data-form-error]");
   const MAX_RETRIES = 8;
+  const AT_ONCE = 4; // chunks of one file on their way at once
   let picked = [];
   const finished = new Map(); // file identity -> upload id, so a second try does not send files again
-  window.dataUploadStats = { retries: 0, chunks: 0 };
+  window.dataUploadStats = { retries: 0, chunks: 0, atOnce: 0 };
   form.setAttribute("data-ready", "");
 
   function csrfToken() {
@@ -74,40 +75,72 @@
     label.textContent = "Uploading: " + pct + "% of " + humanSize(total);
   }
 
+  /* One file as a parallel upload: up to AT_ONCE chunks on their way at once, each retried after a
+     dropped connection. A 409 for a chunk the studio already holds (its answer was lost) counts
+     as sent; a 409 for one it does not hold yet (still being written from an earlier try) is
+     tried again after a pause. */
   async function uploadFile(item, reportBytes) {
     const key = item.path + "|" + item.file.size + "|" + item.file.lastModified;
     if (finished.has(key)) { reportBytes(item.file.size); return finished.get(key); }
-    const session = await json("POST", base + "/uploads", { file_name: item.path, size: item.file.size });
-    const url = base + "/uploads/" + session.id;
     const size = item.file.size;
-    let received = session.received;
-    let failures = 0;
-    reportBytes(received);
-    while (received < size) {
-      const end = Math.min(received + session.chunk_size, size);
-      const start = received;
-      try {
-        const answer = await send("PUT", url, item.file.slice(start, end),
-          { "Content-Type": "application/octet-stream", "Content-Range": "bytes " + start + "-" + (end - 1) + "/" + size },
-          function (loaded) { reportBytes(start + Math.min(loaded, end - start)); });
-        if (answer.status === 200 || answer.status === 409) {
-          received = answer.body.received; // 409: the studio says where to resume
-          failures = 0;
-          window.dataUploadStats.chunks += 1;
-        } else {
-          throw new ApiError(answer.status, answer.body);
-        }
-      } catch (error) {
-        if (error instanceof ApiError || ++failures > MAX_RETRIES) throw error;
-        window.dataUploadStats.retries += 1;
-        label.textContent = "Connection lost; resuming (try " + failures + " of " + MAX_RETRIES + ")…";
-        await sleep(Math.min(250 * 2 ** failures, 8000));
-        try { received = (await json("GET", url)).received; } catch (e) { /* try the chunk again */ }
-      }
-      reportBytes(received);
+    const session = await json("POST", base + "/uploads", { file_name: item.path, size: size, parallel: true });
+    const url = base + "/uploads/" + session.id;
+    const chunk = session.chunk_size;
+    const starts = [];
+    for (let start = 0; start < size; start += chunk) starts.push(start);
+    const inFlight = new Map(); // chunk start -> bytes of it sent so far
+    let sent = 0, next = 0;
+    function report() {
+      let partial = 0;
+      inFlight.forEach(function (bytes) { partial += bytes; });
+      reportBytes(sent + partial);
     }
+
+    async function sendChunk(start) {
+      const end = Math.min(start + chunk, size);
+      let failures = 0;
+      for (;;) {
+        inFlight.set(start, 0);
+        window.dataUploadStats.atOnce = Math.max(window.dataUploadStats.atOnce, inFlight.size);
+        try {
+          const answer = await send("PUT", url, item.file.slice(start, end),
+            { "Content-Type": "application/octet-stream", "Content-Range": "bytes " + start + "-" + (end - 1) + "/" + size },
+            function (loaded) { inFlight.set(start, Math.min(loaded, end - start)); report(); });
+          if (answer.status === 200 || (answer.status === 409 && !stillMissing(answer.body, start, end))) {
+            inFlight.delete(start);
+            sent += end - start;
+            window.dataUploadStats.chunks += 1;
+            report();
+            return;
+          }
+          if (answer.status !== 409) throw new ApiError(answer.status, answer.body);
+          if (++failures > MAX_RETRIES) throw new ApiError(answer.status, answer.body);
+        } catch (error) {
+          inFlight.delete(start);
+          if (error instanceof ApiError || ++failures > MAX_RETRIES) throw error;
+          window.dataUploadStats.retries += 1;
+          label.textContent = "Connection lost; resuming (try " + failures + " of " + MAX_RETRIES + ")…";
+        }
+        report();
+        await sleep(Math.min(250 * 2 ** failures, 8000));
+      }
+    }
+
+    async function worker() {
+      while (next < starts.length) await sendChunk(starts[next++]);
+    }
+
+    reportBytes(0);
+    await Promise.all(Array.from({ length: Math.min(AT_ONCE, starts.length) }, worker));
+    const status = await json("GET", url);
+    if (status.received !== size) throw new Error("the studio holds " + status.received + " of " + size + " bytes");
     finished.set(key, session.id);
     return session.id;
+  }
+
+  /* Whether a 409's `missing` ranges (inclusive ends) overlap the chunk [start, end). */
+  function stillMissing(body, start, end) {
+    return ((body && body.missing) || []).some(function (gap) { return gap.start < end && gap.end >= start; });
   }
 
   function showErrors(error) {

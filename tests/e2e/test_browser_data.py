@@ -3,7 +3,9 @@
 Screenshots land in docs/screenshots/data-*.png."""
 
 import csv
+import hashlib
 import io
+import os
 import re
 import uuid
 
@@ -106,6 +108,58 @@ def test_upload_a_csv_as_a_data_asset_and_explore_and_profile_it(admin_page, scr
     row = page.get_by_test_id("data-table").locator("tbody tr", has_text=name)
     expect(row).to_contain_text("uri_file")
     screenshot(page, "data-list")
+
+
+def test_a_large_file_goes_up_several_chunks_at_once_and_survives_a_dropped_chunk(admin_page, admin_api, tmp_path):
+    from assets.data.uploads import CHUNK_SIZE
+
+    page = admin_page
+    name = f"big-{uuid.uuid4().hex[:6]}"
+    content = os.urandom(2 * CHUNK_SIZE + 12_345)  # three chunks, the last one short
+    source = tmp_path / "big.bin"
+    source.write_bytes(content)
+
+    # The second chunk's first try is cut off; every chunk PUT is counted while it is on its way.
+    puts, dropped, on_the_way, most = [], [], set(), [0]
+
+    def drop_second_chunk(route):
+        request = route.request
+        if request.method == "PUT":
+            puts.append(request.headers.get("content-range"))
+            if request.headers.get("content-range", "").startswith(f"bytes {CHUNK_SIZE}-") and not dropped:
+                dropped.append(request.headers["content-range"])
+                return route.abort("connectionreset")
+        route.continue_()
+
+    def started(request):
+        if request.method == "PUT" and "/data/uploads/" in request.url:
+            on_the_way.add(request)
+            most[0] = max(most[0], len(on_the_way))
+
+    def ended(request):
+        on_the_way.discard(request)
+
+    page.on("request", started)
+    page.on("requestfinished", ended)
+    page.on("requestfailed", ended)
+    page.route(re.compile(r".*/data/uploads/[0-9a-f-]+$"), drop_second_chunk)
+    page.goto("/workspaces/my-workspace/data/create/")
+    page.wait_for_selector("form[data-chunked-upload][data-ready]", state="attached")
+    page.get_by_test_id("pick-files").set_input_files(source)
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Type").select_option("uri_file")
+    page.get_by_test_id("create-submit").click()
+
+    expect(page).to_have_url(re.compile(rf"/workspaces/my-workspace/data/{name}/1/$"), timeout=120_000)
+    assert dropped, "no chunk was dropped"
+    assert most[0] >= 2, f"the chunks went one at a time: {puts}"
+    assert sorted(set(puts)) == sorted(
+        f"bytes {start}-{min(start + CHUNK_SIZE, len(content)) - 1}/{len(content)}"
+        for start in range(0, len(content), CHUNK_SIZE)
+    )
+    stored = admin_api.get(f"/api/v1/workspaces/my-workspace/data/{name}/versions/1/files/content")
+    assert stored.status_code == 200
+    assert hashlib.sha256(stored.content).hexdigest() == hashlib.sha256(content).hexdigest()
 
 
 def test_archive_hides_a_version_until_the_toggle_shows_it(admin_page, admin_api, screenshot):
