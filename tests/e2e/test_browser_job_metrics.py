@@ -201,7 +201,14 @@ def test_chart_options_compare_images_and_model_lineage(admin_page, studio, scre
     grid = page.get_by_test_id("image-grid")
     expect(grid.locator("figure")).to_have_count(2)
     expect(grid).to_contain_text("plots/loss_curve.png")
-    assert grid.locator("img").first.evaluate("img => img.complete && img.naturalWidth > 0")
+    image = grid.locator("img").first
+    image.scroll_into_view_if_needed()
+    # The image may still be on its way: wait for it to load (or fail) rather than read it at once.
+    assert image.evaluate(
+        "img => img.complete ? img.naturalWidth > 0 : new Promise(done => {"
+        " img.addEventListener('load', () => done(img.naturalWidth > 0));"
+        " img.addEventListener('error', () => done(false)); })"
+    )
     expect(page.get_by_test_id("svg-list")).to_contain_text("plots/architecture.svg")
     screenshot(page, "jobs-images")
 
