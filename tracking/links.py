@@ -12,9 +12,10 @@ from urllib.parse import quote
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
-from jobs.models import Experiment
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
+
+from .services import experiment_by_id
 
 MAX_PATH = 2000
 
@@ -40,7 +41,7 @@ def studio_page(workspace, link: str) -> str:
         if len(parts) >= 4 and parts[0] == "experiments" and parts[2] == "runs":
             return reverse("job_detail", args=[ws, parts[3]])
         if len(parts) >= 2 and parts[0] == "experiments":
-            experiment = _experiment(workspace, parts[1])
+            experiment = experiment_by_id(workspace, parts[1])
             return f"{jobs}?experiment={quote(experiment.name)}" if experiment else f"{jobs}?tab=experiments"
         if len(parts) >= 4 and parts[0] == "models" and parts[2] == "versions":
             return reverse("model_detail", args=[ws, parts[1], parts[3]])
@@ -51,11 +52,3 @@ def studio_page(workspace, link: str) -> str:
     except NoReverseMatch:
         pass
     return jobs
-
-
-def _experiment(workspace, experiment_id: str):
-    if experiment_id == "0":
-        return Experiment.objects.filter(workspace=workspace, name="Default").first()
-    if not experiment_id.isdigit() or len(experiment_id) > 18:
-        return None
-    return Experiment.objects.filter(workspace=workspace, pk=int(experiment_id)).first()

@@ -49,7 +49,6 @@ MAX_NAME_LENGTH = 500
 MAX_ITEMS_PER_REQUEST = 1000
 MAX_SEARCH_RESULTS = 1000
 MAX_SEARCH_EXPERIMENTS = 100
-MAX_FILTER_LENGTH = 10000
 
 FINAL_STATUSES = {MlflowStatus.READY: LoggedModelStatus.READY, MlflowStatus.FAILED: LoggedModelStatus.FAILED}
 
@@ -277,8 +276,6 @@ def search_logged_models(call: Call):
     max_results = request.max_results if request.HasField("max_results") else SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT
     if not 0 < max_results <= MAX_SEARCH_RESULTS:
         raise invalid(f"'max_results' must be between 1 and {MAX_SEARCH_RESULTS}, not {max_results}.")
-    if len(request.filter) > MAX_FILTER_LENGTH:
-        raise invalid(f"'filter' must be at most {MAX_FILTER_LENGTH} characters long.")
     check_filter(request.filter)
     datasets = [
         {"dataset_name": d.dataset_name, "dataset_digest": d.dataset_digest or None} for d in request.datasets

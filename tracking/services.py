@@ -43,15 +43,20 @@ def get_experiment(call: Call, experiment_id) -> Experiment:
     """The workspace's experiment with this id ("0" is the workspace's Default experiment)."""
     if experiment_id in (None, ""):
         raise invalid("Missing value for required parameter 'experiment_id'.")
+    experiment = experiment_by_id(call.workspace, experiment_id)
+    if experiment is None:
+        raise not_found(f"No Experiment with id={str(experiment_id)[:100]} exists")
+    return experiment
+
+
+def experiment_by_id(workspace, experiment_id) -> Experiment | None:
+    """The workspace's experiment with this MLflow id ("0" is its Default experiment), or None."""
     experiment_id = str(experiment_id)
     if experiment_id == "0":
-        return default_experiment(call.workspace)
+        return default_experiment(workspace)
     if not experiment_id.isdigit() or len(experiment_id) > 18:
-        raise not_found(f"No Experiment with id={experiment_id[:100]} exists")
-    experiment = Experiment.objects.filter(workspace=call.workspace, pk=int(experiment_id)).first()
-    if experiment is None:
-        raise not_found(f"No Experiment with id={experiment_id} exists")
-    return experiment
+        return None
+    return Experiment.objects.filter(workspace=workspace, pk=int(experiment_id)).first()
 
 
 def default_experiment(workspace) -> Experiment:
