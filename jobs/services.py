@@ -4,17 +4,13 @@ States move only by conditional UPDATEs (`_transition`), so two processes that r
 reaper, a cancel and a finish, a duplicate delivery) cannot both win.
 """
 
-import io
 import re
-import tarfile
 import uuid
-import zipfile
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files import File
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -29,14 +25,13 @@ from workspaces.paths import clean_path, join, parse_datastore_uri
 from workspaces.selectors import datastore_by_name, default_datastore
 from workspaces.storage import datastore_storage
 
+from . import archives
 from .models import ACTIVE, TERMINAL, Experiment, Job, JobStatus, JobStatusEvent
 from .names import generate_job_name
 from .spec import CommandJobSpec, _is_local, parse_command_job
 
-MAX_ARCHIVE_FILES = 10_000
 # Page names under /workspaces/<ws>/jobs/ that a job name would hide.
 RESERVED_JOB_NAMES = {"submit"}
-MAX_ARCHIVE_BYTES = 2 * 1024**3
 MODEL_TYPES = {"mlflow_model", "custom_model", "triton_model"}
 # Azure ML's rule for job and experiment names; they become paths and URL segments.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
@@ -316,40 +311,6 @@ def _ensure_building(environment: Environment) -> None:
 # -- submitting ------------------------------------------------------------------------------------------
 
 
-def _safe_extract(archive, target_storage, prefix: str) -> int:
-    """Store a zip or tar.gz of the code folder under `prefix`; every member name is checked."""
-    data = archive.read() if hasattr(archive, "read") else archive
-    buffer = io.BytesIO(data)
-    members: list[tuple[str, bytes]] = []
-    total = 0
-    if zipfile.is_zipfile(buffer):
-        with zipfile.ZipFile(buffer) as zf:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-            if len(infos) > MAX_ARCHIVE_FILES:
-                raise ValidationError({"code": f"The code archive has more than {MAX_ARCHIVE_FILES} files."})
-            for info in infos:
-                total += info.file_size
-                if total > MAX_ARCHIVE_BYTES:
-                    raise ValidationError({"code": "The code archive unpacks to more than 2 GiB."})
-                members.append((clean_path(info.filename, field="code", allow_root=False), zf.read(info)))
-    else:
-        buffer.seek(0)
-        try:
-            with tarfile.open(fileobj=buffer, mode="r:*") as tf:
-                for info in tf.getmembers():
-                    if not info.isfile():
-                        continue
-                    total += info.size
-                    if len(members) >= MAX_ARCHIVE_FILES or total > MAX_ARCHIVE_BYTES:
-                        raise ValidationError({"code": "The code archive is too large."})
-                    members.append((clean_path(info.name, field="code", allow_root=False), tf.extractfile(info).read()))
-        except tarfile.TarError as exc:
-            raise ValidationError({"code": "The code archive must be a .zip or .tar.gz file."}) from exc
-    for name, content in members:
-        target_storage.save(join(prefix, name), File(io.BytesIO(content), name=name))
-    return len(members)
-
-
 def _resolve_data_input(*, workspace: Workspace, name: str, binding, uploads: dict) -> dict:
     path = binding.path
     field = f"inputs.{name}.path"
@@ -387,7 +348,7 @@ def _resolve_data_input(*, workspace: Workspace, name: str, binding, uploads: di
         if binding.type == "uri_file":
             stored = storage.save(join(prefix, base), upload)
         else:
-            _safe_extract(upload, storage, join(prefix, base))
+            archives.unpack(upload, storage=storage, prefix=join(prefix, base), field=f"inputs.{name}")
             stored = join(prefix, base)
         return {
             "type": binding.type,
@@ -512,7 +473,7 @@ def _submit(
     data_inputs = {}
     try:
         if code_archive is not None:
-            _safe_extract(code_archive, art_storage, code_path)
+            archives.unpack(code_archive, storage=art_storage, prefix=code_path, field="code")
         for input_name, binding in spec.data_inputs.items():
             data_inputs[input_name] = _resolve_data_input(
                 workspace=workspace, name=input_name, binding=binding, uploads=input_uploads

@@ -212,8 +212,12 @@ STUDIO_LOCAL_DATASTORE_ROOTS = [
 # Key for datastore credentials at rest (Fernet); derived from SECRET_KEY when unset.
 STUDIO_ENCRYPTION_KEY = env.str("STUDIO_ENCRYPTION_KEY", default="")
 
-# Uploads: bodies larger than this are refused with 413 before they are read.
+# Request bodies larger than these are refused with 413 before they are read (studio/body_limit.py):
+# a signed-in user's upload (data, datastore files, a job's code, model and component files, MLflow
+# artifacts) may be as large as the upload limit; every other body, and any anonymous one, as
+# large as the request limit (forms, REST and MLflow JSON).
 STUDIO_MAX_UPLOAD_SIZE = parse_size(env.str("STUDIO_MAX_UPLOAD_SIZE", default="2GiB"))
+STUDIO_MAX_REQUEST_SIZE = parse_size(env.str("STUDIO_MAX_REQUEST_SIZE", default="4MiB"))
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=1000)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=2000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

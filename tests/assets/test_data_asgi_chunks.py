@@ -27,11 +27,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def application(monkeypatch):
     from assets.data import asgi_chunks
+    from studio import body_limit
     from studio.asgi import application
 
     # The test runs inside a transaction, which closing "old" connections would end (Django's
     # test clients turn the same thing off for their requests).
     monkeypatch.setattr(asgi_chunks, "close_old_connections", lambda: None)
+    monkeypatch.setattr(body_limit, "close_old_connections", lambda: None)
     return application
 
 

@@ -232,9 +232,10 @@ def test_ten_thousand_fields_are_refused_and_nothing_written(via, uploader, data
 # The ASGI guard in front of Django (studio/body_limit.py) ----------------------------------------
 
 
-def run_guard(*, max_bytes: int, chunks: list[bytes], headers: list[tuple[bytes, bytes]]):
-    """Send `chunks` through BodySizeLimit to an app that records what it got; returns
-    (what the app saw or None, the response status)."""
+def run_guard(settings, *, max_bytes: int, chunks: list[bytes], headers: list[tuple[bytes, bytes]]):
+    """Send `chunks` through BodySizeLimit to an app that records what it got, with a request
+    limit of `max_bytes`; returns (what the app saw or None, the response status)."""
+    settings.STUDIO_MAX_REQUEST_SIZE = max_bytes
     seen = {}
     sent = []
 
@@ -258,30 +259,30 @@ def run_guard(*, max_bytes: int, chunks: list[bytes], headers: list[tuple[bytes,
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
-    asyncio.run(BodySizeLimit(app, max_bytes=max_bytes)(scope, receive, send))
+    asyncio.run(BodySizeLimit(app)(scope, receive, send))
     return (seen or None), sent[0]["status"]
 
 
 CHUNKED = [(b"transfer-encoding", b"chunked"), (b"content-type", b"application/octet-stream")]
 
 
-def test_chunked_body_reaches_django_whole_and_with_its_length():
+def test_chunked_body_reaches_django_whole_and_with_its_length(settings):
     chunks = [b"a" * 3000, b"b" * 3000, b"c"]
-    seen, status = run_guard(max_bytes=10_000, chunks=chunks, headers=CHUNKED)
+    seen, status = run_guard(settings, max_bytes=10_000, chunks=chunks, headers=CHUNKED)
     assert status == 201
     assert seen["body"] == b"".join(chunks)
     assert seen["headers"][b"content-length"] == b"6001"
     assert b"transfer-encoding" not in seen["headers"]
 
 
-def test_chunked_body_over_the_limit_gets_413_and_never_reaches_django():
-    seen, status = run_guard(max_bytes=5_000, chunks=[b"a" * 3000, b"b" * 3000], headers=CHUNKED)
+def test_chunked_body_over_the_limit_gets_413_and_never_reaches_django(settings):
+    seen, status = run_guard(settings, max_bytes=5_000, chunks=[b"a" * 3000, b"b" * 3000], headers=CHUNKED)
     assert status == 413
     assert seen is None
 
 
-def test_declared_body_over_the_limit_gets_413_and_never_reaches_django():
+def test_declared_body_over_the_limit_gets_413_and_never_reaches_django(settings):
     headers = [(b"content-length", b"6000")]
-    seen, status = run_guard(max_bytes=5_000, chunks=[b"a" * 6000], headers=headers)
+    seen, status = run_guard(settings, max_bytes=5_000, chunks=[b"a" * 6000], headers=headers)
     assert status == 413
     assert seen is None
