@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | md5sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint format check-deploy chromium tools clean
+.PHONY: run test lint format check-deploy chromium tools sandbox clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,10 @@ $(STAMP): requirements.txt pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) sandbox
 	@$(BIN)/python manage.py runstudio
 
-test: $(STAMP) chromium tools
+test: $(STAMP) chromium tools sandbox
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -39,6 +39,17 @@ check-deploy: $(STAMP)
 chromium:
 	@test -x $(CHROMIUM) || { echo "Installing Chromium from Debian…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# User code (jobs, environment builds) runs in a bubblewrap sandbox; without it the studio is single-user.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(uname -s)" = Linux ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing bubblewrap from Debian (the sandbox for user code)…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else \
+	    echo "bubblewrap is not installed: jobs will run without a sandbox and the studio stays single-user."; \
+	    echo "  Install it with: sudo apt-get install bubblewrap  (Fedora: sudo dnf install bubblewrap)"; \
+	  fi; }
 
 # Azurite (Azure Blob Storage emulator) for the storage tests, pinned in .tools/package-lock.json.
 tools: .tools/node_modules/.bin/azurite-blob

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core import sandbox
 from studio.errors import AlreadyExists
 
 from .models import TOKEN_PREFIX, ApiToken, hash_token
@@ -38,6 +39,8 @@ def user_create(*, username: str, password: str, email: str = "", is_admin: bool
         raise ValidationError({"username": "Enter a user name."})
     if User.objects.filter(username__iexact=username).exists():
         raise AlreadyExists({"username": f"A user named {username!r} already exists."})
+    if User.objects.exists() and (refusal := sandbox.single_user_refusal()):
+        raise ValidationError({"username": refusal})
     candidate = User(username=username, email=email)
     try:
         validate_password(password, user=candidate)

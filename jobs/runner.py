@@ -1,17 +1,18 @@
-"""Running one command job on a node: the job's process in its own process group, its output
-streamed to the log, heartbeats, cancel and timeout, then outputs uploaded.
+"""Running one command job on a node: the job's command in the studio's sandbox (core.sandbox),
+its output streamed to the log, heartbeats, cancel and timeout, then outputs uploaded.
+
+What the job sees: its working copy of the code snapshot (writable), its inputs (read-only unless
+downloaded), its outputs and logs (writable), its environment (read-only) and the studio's API
+with a token scoped to the job. Nothing else of this host.
 
 Everything the runner decides is written to the database first: a node that dies mid-job leaves a
 job whose heartbeat stops, and the reaper (jobs.tasks.reap_lost_jobs) ends it.
 """
 
-import ctypes
 import logging
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -20,6 +21,8 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 
+from compute.sizes import size_named
+from core import sandbox
 from workspaces.models import Datastore
 from workspaces.paths import join
 from workspaces.storage import datastore_storage, is_folder, walk_files
@@ -27,49 +30,23 @@ from workspaces.storage import datastore_storage, is_folder, walk_files
 from . import services
 from .joblog import JobLogWriter
 from .models import Job, JobStatus
+from .snapshots import folder_digest
 from .spec import render_command
 
 logger = logging.getLogger(__name__)
-PR_SET_PDEATHSIG = 1
-KILL_GRACE_SECONDS = 5
+kill_process_group = sandbox.kill_process_group
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    os.setsid()
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def kill_process_group(pgid: int, *, grace: float = KILL_GRACE_SECONDS) -> None:
-    """SIGTERM the whole group, then SIGKILL what is left after `grace` seconds."""
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+class SnapshotChanged(Exception):
+    """The code snapshot is not the one recorded at submission."""
 
 
 def _copy_tree_from_storage(datastore: Datastore, prefix: str, target: Path) -> None:
+    """Copy a file or folder out of a datastore through its storage, which leaves out whatever a
+    symbolic link in a local folder leads to outside it."""
     storage = datastore_storage(datastore)
     target.mkdir(parents=True, exist_ok=True)
-    if isinstance(storage, FileSystemStorage):
-        source = Path(storage.path(prefix)) if prefix else Path(storage.location)
-        if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True)
-        elif source.is_file():
-            shutil.copy2(source, target / source.name)
+    if isinstance(storage, FileSystemStorage) and not storage.exists(prefix):
         return
     if not is_folder(storage, prefix):
         with storage.open(prefix, "rb") as src, open(target / prefix.rsplit("/", 1)[-1], "wb") as dst:
@@ -94,6 +71,13 @@ def upload_tree(local: Path, datastore: Datastore, prefix: str) -> int:
     return count
 
 
+def _chown_tree(path: Path, uid: int) -> None:
+    os.chown(path, uid, uid)
+    for folder, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+
+
 class JobRunner:
     def __init__(self, job: Job, *, node_name: str):
         self.job = job
@@ -102,7 +86,8 @@ class JobRunner:
         self.wd = self.root / "wd"
         self.artifacts = job.workspace.datastores.get(name="workspaceartifactstore")
         self.log: JobLogWriter | None = None
-        self.proc: subprocess.Popen | None = None
+        self.proc: sandbox.Sandboxed | None = None
+        self.binds: list[sandbox.Bind] = []
 
     # -- preparing ---------------------------------------------------------------------------------
 
@@ -117,10 +102,15 @@ class JobRunner:
             if mode == "direct":
                 values[name] = binding["uri"]
             elif mode in ("ro_mount", "eval_mount") and isinstance(storage, FileSystemStorage):
-                values[name] = storage.path(binding["path"]) if binding["path"] else storage.location
+                # The datastore's own files, seen read-only: a write fails with EROFS, as on Azure.
+                path = storage.path(binding["path"]) if binding["path"] else storage.location
+                self.binds.append(sandbox.Bind(Path(path)))
+                values[name] = path
             else:
                 target = self.root / "inputs" / name
                 _copy_tree_from_storage(datastore, binding["path"], target)
+                # A downloaded copy is the job's own (writable), a mount of a remote store is not.
+                self.binds.append(sandbox.Bind(target, writable=mode in ("download",)))
                 values[name] = (
                     str(target / binding["path"].rsplit("/", 1)[-1]) if binding["type"] == "uri_file" else str(target)
                 )
@@ -131,12 +121,13 @@ class JobRunner:
         for name in self.job.spec.get("outputs", {}):
             folder = self.root / "outputs" / name
             folder.mkdir(parents=True, exist_ok=True)
+            self.binds.append(sandbox.Bind(folder, writable=True))
             paths[name] = str(folder)
         return paths
 
     def _environment(self, python: Path | None, token: str) -> dict[str, str]:
-        base = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TZ", "HOME", "TMPDIR", "USER")}
-        path = os.environ.get("PATH", "/usr/bin:/bin")
+        base = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TZ")}
+        path = "/usr/local/bin:/usr/bin:/bin"
         if python is not None:
             path = f"{python.parent}{os.pathsep}{path}"
         job = self.job
@@ -160,18 +151,49 @@ class JobRunner:
         base.update(job.spec.get("environment_variables", {}))
         return base
 
-    def prepare(self) -> tuple[list[str], dict[str, str]]:
+    def _limits(self) -> sandbox.Limits:
+        size = size_named(self.job.compute.size) if self.job.compute else None
+        if size is None:
+            return sandbox.Limits()
+        return sandbox.Limits(memory_bytes=size.memory_bytes, cpus=size.cores)
+
+    def prepare(self) -> sandbox.Spec:
         if self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
         self.wd.mkdir(parents=True)
         if self.job.code_path:
             _copy_tree_from_storage(self.artifacts, self.job.code_path, self.wd)
+            expected = self.job.code_digest
+            if expected and folder_digest(self.wd) != expected:
+                raise SnapshotChanged(
+                    f"The code snapshot {self.job.code_path} changed after the job was submitted "
+                    f"(its digest is not {expected[:16]}…, the one recorded at submission): it was not run."
+                )
         (self.wd / "outputs").mkdir(exist_ok=True)
         (self.wd / "logs").mkdir(exist_ok=True)
+        self.binds = [sandbox.Bind(self.wd, writable=True)]
         command = render_command(self.job.command, self._input_values(), self._output_paths())
         python = services.environment_python(self.job)
+        if python is not None:
+            self.binds += sandbox.python_binds(python)
+        uid = sandbox.uid_for(self.job.workspace_id) if os.geteuid() == 0 else None
+        if uid is not None and sandbox.status().isolated:
+            _chown_tree(self.wd, uid)
+            for bind in self.binds:
+                if bind.writable and bind.source != self.wd:
+                    _chown_tree(bind.source, uid)
         token = services.job_token_create(job=self.job)
-        return ["/bin/bash", "-c", command], self._environment(python, token)
+        network = sandbox.Network.INTERNET if settings.STUDIO_SANDBOX_INTERNET else sandbox.Network.STUDIO
+        return sandbox.Spec(
+            name=self.job.name[:60],
+            argv=["/bin/bash", "-c", command],
+            cwd=self.wd,
+            env=self._environment(python, token),
+            binds=self.binds,
+            network=network,
+            limits=self._limits(),
+            uid=uid,
+        )
 
     # -- running -----------------------------------------------------------------------------------
 
@@ -187,38 +209,54 @@ class JobRunner:
         self.root.mkdir(parents=True, exist_ok=True)
         system_log = self.root / "lifecycle.log"
         try:
-            argv, env = self.prepare()
+            spec = self.prepare()
+            self.log = JobLogWriter(job.pk, self.root / "std_log.txt")
+            self.proc = sandbox.start(spec)
         except Exception as exc:  # noqa: BLE001 - any failure to prepare ends the job clearly
+            if self.log:
+                self.log.close()
             services.job_finish(job_id=job.pk, status=JobStatus.FAILED, reason=f"Preparing the job failed: {exc}")
+            shutil.rmtree(self.root, ignore_errors=True)
             return
-        self.log = JobLogWriter(job.pk, self.root / "std_log.txt")
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=self.wd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-        )  # noqa: PLW1509
         pgid = self.proc.pid
         if not services.job_mark_running(job_id=job.pk, pgid=pgid, hostname=socket.gethostname()):
-            kill_process_group(pgid, grace=0)  # canceled while we were preparing
+            self.proc.kill(grace=0)  # canceled while we were preparing
             self.proc.wait()
+            self.proc.close()
             self.log.close()
             services.job_finish(job_id=job.pk, status=JobStatus.CANCELED, reason="Canceled before it started.")
             return
         pump = threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True)
         pump.start()
-        outcome = self._supervise(pgid)
-        # The job ends with its main process: stop what it left behind (a background child still
-        # holding the output pipe would otherwise keep the log reader waiting).
-        kill_process_group(pgid, grace=0)
+        try:
+            outcome = self._supervise()
+        finally:
+            # The job ends with its main process: its sandbox and everything left in it goes too.
+            self.proc.close()
         pump.join(timeout=10)
         self.log.close()
         self._finalize(outcome, system_log)
 
-    def _supervise(self, pgid: int) -> tuple[str, str]:
+    def _stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def _exit_reason(self, code: int) -> tuple[str, str]:
+        if code == 0:
+            return JobStatus.COMPLETED, ""
+        if self.proc.out_of_memory:
+            size = self.job.compute.size if self.job.compute else ""
+            return JobStatus.FAILED, (
+                f"The job ran out of memory: it used more than the {size} node's memory and was stopped."
+            )
+        if code < 0:
+            import signal
+
+            name = signal.Signals(-code).name
+            return JobStatus.FAILED, f"The job's process was killed by {name} (signal {-code})."
+        return JobStatus.FAILED, f"The command exited with code {code}. See user_logs/std_log.txt."
+
+    def _supervise(self) -> tuple[str, str]:
         job = self.job
         started = time.monotonic()
         last_beat = 0.0
@@ -228,28 +266,20 @@ class JobRunner:
             self.log.maybe_flush()
             now = time.monotonic()
             if code is not None:
-                if code == 0:
-                    return JobStatus.COMPLETED, ""
-                if code < 0:
-                    name = signal.Signals(-code).name
-                    return JobStatus.FAILED, f"The job's process was killed by {name} (signal {-code})."
-                return JobStatus.FAILED, f"The command exited with code {code}. See user_logs/std_log.txt."
+                return self._exit_reason(code)
             if now - last_beat >= 1.0:
                 last_beat = now
                 status = services.job_heartbeat(job_id=job.pk)
                 if status == JobStatus.CANCEL_REQUESTED:
                     self.log.system("Cancel requested: stopping the job's processes.")
-                    kill_process_group(pgid)
-                    self.proc.wait()
+                    self._stop()
                     return JobStatus.CANCELED, "Canceled by a user."
                 if status is None:  # the job was ended elsewhere (reaped): stop
-                    kill_process_group(pgid)
-                    self.proc.wait()
+                    self._stop()
                     return "", ""
             if job.timeout and now - started > job.timeout:
                 self.log.system(f"The job exceeded its limits.timeout of {job.timeout} s: stopping it.")
-                kill_process_group(pgid)
-                self.proc.wait()
+                self._stop()
                 return JobStatus.CANCELED, f"The job exceeded its limits.timeout of {job.timeout} seconds."
             if now - last_logs_sync >= 5:
                 last_logs_sync = now
@@ -267,8 +297,6 @@ class JobRunner:
         job = self.job
         if not status:
             return
-        # Nothing may be left of the job's process group.
-        kill_process_group(self.proc.pid, grace=0)
         services.job_set_finalizing(job_id=job.pk)
         try:
             prefix = job.artifact_prefix

@@ -28,6 +28,7 @@ from workspaces.storage import datastore_storage
 from . import archives
 from .models import ACTIVE, TERMINAL, Experiment, Job, JobStatus, JobStatusEvent
 from .names import generate_job_name
+from .snapshots import storage_digest
 from .spec import CommandJobSpec, _is_local, parse_command_job
 
 # Page names under /workspaces/<ws>/jobs/ that a job name would hide.
@@ -472,8 +473,10 @@ def _submit(
     code_path = f"ExperimentRun/dcid.{name}/code" if code_archive is not None else ""
     data_inputs = {}
     try:
+        code_digest = ""
         if code_archive is not None:
             archives.unpack(code_archive, storage=art_storage, prefix=code_path, field="code")
+            code_digest = storage_digest(art_storage, code_path)
         for input_name, binding in spec.data_inputs.items():
             data_inputs[input_name] = _resolve_data_input(
                 workspace=workspace, name=input_name, binding=binding, uploads=input_uploads
@@ -493,6 +496,7 @@ def _submit(
                 yaml=yaml_text,
                 command=spec.command,
                 code_path=code_path,
+                code_digest=code_digest,
                 compute=cluster,
                 environment=environment,
                 timeout=spec.timeout,

@@ -261,6 +261,23 @@ STUDIO_JOB_LOG_MAX_BYTES = parse_size(env.str("STUDIO_JOB_LOG_MAX_BYTES", defaul
 STUDIO_WEB_WORKERS = env.int("STUDIO_WEB_WORKERS", default=1)
 # The address jobs use to reach the studio (MLFLOW_TRACKING_URI).
 STUDIO_PUBLIC_URL = env.str("STUDIO_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
+# Where the studio's own processes (a sandbox's relay to the API) reach its web server, when the
+# public address is not reachable from this host; empty: STUDIO_PUBLIC_URL.
+STUDIO_INTERNAL_URL = env.str("STUDIO_INTERNAL_URL", default="")
+
+# User code (jobs, environment builds) runs in a sandbox: "auto" uses bubblewrap where it works and
+# runs unsandboxed (single-user) where it doesn't; "bwrap" insists; "none" turns it off.
+STUDIO_SANDBOX = env.str("STUDIO_SANDBOX", default="auto")
+if STUDIO_SANDBOX not in ("auto", "bwrap", "none"):
+    raise environ.ImproperlyConfigured(f"STUDIO_SANDBOX must be auto, bwrap or none, not {STUDIO_SANDBOX!r}")
+# When the studio runs as root, a workspace's code runs as uid STUDIO_SANDBOX_UID_BASE + its id.
+STUDIO_SANDBOX_UID_BASE = env.int("STUDIO_SANDBOX_UID_BASE", default=200_000)
+# Jobs may reach public internet addresses (through the sandbox's proxy), as Azure ML's default.
+STUDIO_SANDBOX_INTERNET = env.bool("STUDIO_SANDBOX_INTERNET", default=True)
+# Hosts on the studio's own network user code may still reach (a package mirror): host or host:port.
+STUDIO_SANDBOX_ALLOWED_HOSTS = env.list("STUDIO_SANDBOX_ALLOWED_HOSTS", default=[])
+# Without a sandbox the studio is single-user: a workspace gets no second member unless this is set.
+STUDIO_ALLOW_UNSANDBOXED = env.bool("STUDIO_ALLOW_UNSANDBOXED", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

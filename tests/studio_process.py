@@ -16,6 +16,17 @@ ADMIN_USER = "admin"
 ADMIN_PASSWORD = "e2e-Admin-password-1"
 
 
+def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.2):
+    """The first truthy value of predicate(), polled until `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

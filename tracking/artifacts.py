@@ -21,11 +21,15 @@ import os
 import tempfile
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.files import File
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import PERMISSION_DENIED
 
 from workspaces.downloads import file_response
 from workspaces.roles import Perm
 from workspaces.storage import DatastoreUnavailable, datastore_storage, delete_tree, is_folder, list_folder
+from workspaces.write_guards import check_writable
 
 from .http import Call, by_method, endpoint, invalid, not_found
 from .locations import resolve_artifact_path
@@ -40,11 +44,17 @@ def _storage(datastore):
         raise invalid(str(exc)) from None
 
 
-def _file_path(call: Call, artifact_path: str):
-    """(storage, path) of a file or folder below a datastore's root; the root itself is refused."""
+def _file_path(call: Call, artifact_path: str, *, write: bool = False):
+    """(storage, path) of a file or folder below a datastore's root; the root itself is refused,
+    and so is a write to a path no route may change (a job's code snapshot)."""
     datastore, path = resolve_artifact_path(call.workspace, artifact_path)
     if not path:
         raise invalid(f"Name a path inside the datastore {datastore.name}, not its root.")
+    if write:
+        try:
+            check_writable(datastore, path)
+        except PermissionDenied as exc:
+            raise MlflowException(str(exc), PERMISSION_DENIED) from None
     return _storage(datastore), path
 
 
@@ -109,7 +119,7 @@ def upload_artifact(call: Call, artifact_path: str):
     The body is spooled to a temporary file first and saved only once complete, so a failed
     upload leaves nothing behind (storage writes are atomic: a rename, or one object PUT).
     """
-    storage, path = _file_path(call, artifact_path)
+    storage, path = _file_path(call, artifact_path, write=True)
     if is_folder(storage, path):
         raise invalid(f"{artifact_path[:200]!r} is a folder; upload to a file path inside it.")
     with _receive(call.request) as spool:
@@ -127,7 +137,7 @@ def upload_artifact(call: Call, artifact_path: str):
 @endpoint(methods=("DELETE",), perm=Perm.DATA_WRITE, raw_body=True)
 def delete_artifact(call: Call, artifact_path: str):
     """Delete the file, or the folder with everything in it; a missing path is no error."""
-    storage, path = _file_path(call, artifact_path)
+    storage, path = _file_path(call, artifact_path, write=True)
     if is_folder(storage, path) or storage.exists(path):
         delete_tree(storage, path)
     return {}

@@ -11,12 +11,17 @@ Registry layout (the seed's "image in the container registry"), one folder per r
 A build happens in `venv.tmp-<random>/` next to `venv/` and is renamed into place when it has
 succeeded, so a half-built virtualenv is never used. uv never downloads a Python: the version
 asked for must be one the machine has.
+
+Every uv command runs in the studio's sandbox (core.sandbox): packages run their own code while
+they build (an sdist's setup.py), so a build may write only its new virtualenv and its scope's
+package cache (`registry/.uv-cache/<scope>/`), reads nothing of the studio's data, and reaches the
+network only through the sandbox's proxy. The interpreter of a built environment is never run
+outside a sandbox either (a package's `.pth` file runs at every start).
 """
 
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -27,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
+
+from core import sandbox
 
 from .specs import STUDIO_PYTHON, ResolvedSpec
 
@@ -73,24 +80,73 @@ def installed_packages(spec_hash: str) -> list[str]:
     return lock.read_text().splitlines() if lock.exists() else []
 
 
-def uv_command() -> list[str]:
-    """uv from the studio's own virtualenv (beside its python), else `python -m uv`."""
-    sibling = Path(sys.executable).with_name("uv")
-    return [str(sibling)] if sibling.exists() else [sys.executable, "-m", "uv"]
+def uv_binary() -> Path:
+    """The uv executable the studio's requirements installed."""
+    from uv import find_uv_bin
+
+    return Path(find_uv_bin())
 
 
-def _uv_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "PYTHONHOME")}
-    env.update(UV_PYTHON_DOWNLOADS="never", UV_PYTHON_PREFERENCE="only-system", NO_COLOR="1", UV_NO_PROGRESS="1")
-    env["COLUMNS"] = "1000"  # one log line per message; the browser wraps them
+def cache_folder(scope: str) -> Path:
+    """uv's package cache of one scope (a workspace, or "studio" for the curated environments)."""
+    return registry_root() / ".uv-cache" / (scope or "studio")
+
+
+def _uv_env(spec: ResolvedSpec) -> dict:
+    env = {
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_PYTHON_PREFERENCE": "only-system",
+        "UV_CACHE_DIR": str(cache_folder(spec.scope)),
+        "UV_NO_PROGRESS": "1",
+        "NO_COLOR": "1",
+        "COLUMNS": "1000",  # one log line per message; the browser wraps them
+    }
+    for name in ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX", "SSL_CERT_FILE"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
     return env
 
 
 def _python_request(python: str) -> str:
     """The studio's own major.minor is asked for by its interpreter's path, so uv picks that very Python."""
     if python == STUDIO_PYTHON:
-        return str(Path(sys.executable).resolve())
+        return os.path.realpath(sys.executable)
     return python
+
+
+class _Sandbox:
+    """What every uv command of one build may see: the build folder (read-only), its new
+    virtualenv and its scope's cache (writable), uv and the Python it builds with."""
+
+    def __init__(self, spec: ResolvedSpec, folder: Path, temp: Path):
+        self.spec = spec
+        self.folder = folder
+        cache = cache_folder(spec.scope)
+        cache.mkdir(parents=True, exist_ok=True)
+        uid = sandbox.uid_for(sandbox.BUILDER_UID_OFFSET) if os.geteuid() == 0 else None
+        if uid is not None and sandbox.status().isolated:
+            for path in (cache, temp):
+                if path.stat().st_uid != uid:
+                    os.chown(path, uid, uid)
+        self.uid = uid
+        self.binds = [
+            sandbox.Bind(folder),
+            sandbox.Bind(temp, writable=True),
+            sandbox.Bind(cache, writable=True),
+            sandbox.Bind(uv_binary()),
+            *sandbox.python_binds(Path(os.path.realpath(sys.executable))),
+        ]
+
+    def spec_for(self, command: list[str], name: str) -> sandbox.Spec:
+        return sandbox.Spec(
+            name=name,
+            argv=command,
+            cwd=self.folder,
+            env=_uv_env(self.spec),
+            binds=self.binds,
+            network=sandbox.Network.INTERNET,
+            uid=self.uid,
+        )
 
 
 class BuildLog:
@@ -112,43 +168,45 @@ class BuildLog:
         self._file.close()
 
 
-def _run(command: list[str], *, log: BuildLog, cwd: Path, timeout: float) -> int:
-    """Run one uv command, streaming its output into the log; kill its process group at the timeout."""
-    log.write("$ " + " ".join(["uv", *command[len(uv_command()) :]]))
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=_uv_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        errors="replace",
-        bufsize=1,
-        start_new_session=True,
-    )
+def _run(command: list[str], *, log: BuildLog, box: _Sandbox, timeout: float) -> int:
+    """Run one uv command in the build's sandbox, streaming its output into the log; end the
+    sandbox at the timeout."""
+    log.write("$ " + " ".join(["uv", *command[1:]]))
+    process = sandbox.start(box.spec_for(command, f"build-{box.spec.hash[:12]}"))
     timed_out = threading.Event()
 
     def kill() -> None:
         timed_out.set()
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        process.kill(grace=0)
 
     timer = threading.Timer(timeout, kill)
     timer.start()
     try:
         assert process.stdout is not None
-        for line in process.stdout:
-            log.write(line)
+        for raw in iter(process.stdout.readline, b""):
+            log.write(raw.decode(errors="replace"))
         code = process.wait()
     finally:
         timer.cancel()
+        process.close()
     if timed_out.is_set():
         log.write(f"Stopped: the command took longer than {int(timeout)} seconds.")
         return -1
     return code
+
+
+def _freeze(box: _Sandbox, temp: Path) -> str:
+    """`uv pip freeze` of the new virtualenv, in the sandbox: it starts the new interpreter."""
+    process = sandbox.start(
+        box.spec_for([str(uv_binary()), "pip", "freeze", "--python", f"{temp}/bin/python", "--no-config"], "freeze"),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        output = process.stdout.read().decode(errors="replace")
+        process.wait(timeout=120)
+    finally:
+        process.close()
+    return output
 
 
 def explain_failure(tail: list[str], spec: ResolvedSpec) -> str:
@@ -182,14 +240,16 @@ def build(spec: ResolvedSpec, *, spec_hash: str, timeout: float = DEFAULT_TIMEOU
     folder.mkdir(parents=True, exist_ok=True)
     log = BuildLog(log_path(spec_hash))
     temp = folder / f"venv.tmp-{uuid.uuid4().hex[:8]}"
-    uv = uv_command()
+    temp.mkdir()
+    uv = str(uv_binary())
     started = time.monotonic()
     try:
+        box = _Sandbox(spec, folder, temp)
         log.write(f"=== Build of environment image {spec_hash[:12]} started ===")
         log.write(f"Python {spec.python}; {len(spec.requirements)} requirement(s)")
         python = _python_request(spec.python)
-        find = [*uv, "python", "find", python, "--no-config"]
-        if _run(find, log=log, cwd=folder, timeout=60) != 0:
+        find = [uv, "python", "find", python, "--no-config"]
+        if _run(find, log=log, box=box, timeout=60) != 0:
             error = (
                 f"Python {spec.python} is not available on this studio (it runs Python {STUDIO_PYTHON}); "
                 f"the studio does not download Python interpreters. Ask for python={STUDIO_PYTHON} "
@@ -198,28 +258,20 @@ def build(spec: ResolvedSpec, *, spec_hash: str, timeout: float = DEFAULT_TIMEOU
             log.write(f"Failed: {error}")
             return BuildResult(ok=False, error=error)
         # Paths relative to the build folder (the working directory) keep the log readable.
-        create = [*uv, "venv", temp.name, "--python", python, "--relocatable", "--no-config"]
-        if _run(create, log=log, cwd=folder, timeout=timeout) != 0:
+        create = [uv, "venv", temp.name, "--python", python, "--relocatable", "--no-config"]
+        if _run(create, log=log, box=box, timeout=timeout) != 0:
             error = explain_failure(log.tail, spec)
             log.write(f"Failed: {error}")
             return BuildResult(ok=False, error=error)
         requirements = folder / "requirements.txt"
         requirements.write_text(spec.requirements_text)
         if spec.requirements:
-            install = [*uv, "pip", "install", "--python", f"{temp.name}/bin/python", "-r", requirements.name]
-            if _run([*install, "--no-config"], log=log, cwd=folder, timeout=timeout) != 0:
+            install = [uv, "pip", "install", "--python", f"{temp.name}/bin/python", "-r", requirements.name]
+            if _run([*install, "--no-config"], log=log, box=box, timeout=timeout) != 0:
                 error = explain_failure(log.tail, spec)
                 log.write(f"Failed: {error}")
                 return BuildResult(ok=False, error=error)
-        freeze = subprocess.run(
-            [*uv, "pip", "freeze", "--python", f"{temp.name}/bin/python", "--no-config"],
-            env=_uv_env(),
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        (folder / "requirements.lock").write_text(freeze.stdout)
+        (folder / "requirements.lock").write_text(_freeze(box, temp))
         target = venv_path(spec_hash)
         if target.exists():  # a venv from an earlier build whose row was reset: replace it
             shutil.rmtree(target)

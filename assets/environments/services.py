@@ -35,7 +35,14 @@ def _enqueue(build: EnvironmentBuild) -> None:
     build_environment.delay_on_commit(build.pk)
 
 
-def resolve_spec(*, conda_file: str = "", pip_requirements: str = "", python: str = "") -> ResolvedSpec:
+def build_scope(workspace: Workspace | None) -> str:
+    """Builds are shared within one workspace (or among the curated environments), never across."""
+    return workspace.guid.hex if workspace is not None else ""
+
+
+def resolve_spec(
+    *, conda_file: str = "", pip_requirements: str = "", python: str = "", scope: str = ""
+) -> ResolvedSpec:
     """The resolved spec of a conda file or a pip requirements list (or neither: a bare Python)."""
     errors = {}
     if conda_file.strip() and pip_requirements.strip():
@@ -48,8 +55,8 @@ def resolve_spec(*, conda_file: str = "", pip_requirements: str = "", python: st
     if errors:
         raise ValidationError(errors)
     if conda_file.strip():
-        return resolve_conda(load_conda_yaml(conda_file))
-    return resolve_pip(pip_requirements, python=python)
+        return resolve_conda(load_conda_yaml(conda_file)).scoped(scope)
+    return resolve_pip(pip_requirements, python=python).scoped(scope)
 
 
 def environment_build_for_spec(*, spec: ResolvedSpec) -> EnvironmentBuild:
@@ -101,7 +108,9 @@ def environment_create(
     tags = {} if tags is None else tags
     tags = {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else tags
     _validate_fields(name=name, image=image, tags=tags)
-    spec = resolve_spec(conda_file=conda_file, pip_requirements=pip_requirements, python=python)
+    spec = resolve_spec(
+        conda_file=conda_file, pip_requirements=pip_requirements, python=python, scope=build_scope(workspace)
+    )
     build = environment_build_for_spec(spec=spec)
     return create_version(
         model=Environment,
@@ -147,7 +156,11 @@ def environment_build_start(*, environment: Environment) -> EnvironmentBuild:
     A build that is queued, building or built is left as it is."""
     build = environment.build
     if build is None:
-        spec = resolve_spec(conda_file=environment.conda_file, pip_requirements=environment.pip_requirements)
+        spec = resolve_spec(
+            conda_file=environment.conda_file,
+            pip_requirements=environment.pip_requirements,
+            scope=build_scope(environment.workspace),
+        )
         build = environment_build_for_spec(spec=spec)
         Environment.objects.filter(pk=environment.pk).update(build=build)
         environment.build = build

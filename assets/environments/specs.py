@@ -5,6 +5,7 @@ Two specs that differ only in comments, whitespace, order, case or `_`/`-` in na
 the same spec and therefore the same hash, so they share one build.
 """
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -51,14 +52,24 @@ class ResolvedSpec:
     requirements: tuple[str, ...]
     # PyPI name -> the conda name it came from (for error messages; not part of the hash).
     from_conda: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # Whose build this is: "" for the studio's curated environments, a workspace's id otherwise.
+    # A build runs the packages' own code (setup.py) with write access to its package cache, so
+    # builds (and caches) are shared only within a scope: no workspace's build feeds another's.
+    scope: str = ""
 
     @property
     def hash(self) -> str:
-        canonical = json.dumps({"python": self.python, "requirements": list(self.requirements)}, separators=(",", ":"))
+        fields = {"python": self.python, "requirements": list(self.requirements)}
+        if self.scope:
+            fields["scope"] = self.scope
+        canonical = json.dumps(fields, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def as_dict(self) -> dict:
-        return {"python": self.python, "requirements": list(self.requirements), "from_conda": self.from_conda}
+        data = {"python": self.python, "requirements": list(self.requirements), "from_conda": self.from_conda}
+        if self.scope:
+            data["scope"] = self.scope
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "ResolvedSpec":
@@ -66,7 +77,11 @@ class ResolvedSpec:
             python=data["python"],
             requirements=tuple(data.get("requirements", ())),
             from_conda=dict(data.get("from_conda", {})),
+            scope=data.get("scope", ""),
         )
+
+    def scoped(self, scope: str) -> "ResolvedSpec":
+        return dataclasses.replace(self, scope=scope)
 
     @property
     def requirements_text(self) -> str:

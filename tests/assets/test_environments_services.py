@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from assets.environments import envbuild, services
-from assets.environments.specs import resolve_pip
+from assets.environments.specs import ResolvedSpec, resolve_pip
 from assets.environments.tasks import build_environment
 from assets.models import BuildStatus, Environment, EnvironmentBuild
 from assets.references import resolve
@@ -43,7 +43,12 @@ def test_an_environment_gets_a_build_queued_after_commit(workspace, owner, djang
         environment = create(workspace, owner, name="six-env", pip_requirements="six\n")
     assert environment.version == "1"
     assert environment.build.status == BuildStatus.NOT_STARTED
-    assert environment.build.spec == {"python": "3.11", "requirements": ["six"], "from_conda": {}}
+    assert environment.build.spec == {
+        "python": "3.11",
+        "requirements": ["six"],
+        "from_conda": {},
+        "scope": workspace.guid.hex,
+    }
     assert environment.image == services.DEFAULT_IMAGE
     assert len(callbacks) == 1  # the build task, sent only once the row is committed
 
@@ -256,10 +261,24 @@ def test_an_identical_spec_is_a_cache_hit_on_the_succeeded_build(workspace, owne
     assert build.status == BuildStatus.SUCCEEDED
     started = time.perf_counter()
     with django_capture_on_commit_callbacks() as callbacks:
-        again = services.environment_build_for_spec(spec=resolve_pip("# again\nsix\n"))
+        again = services.environment_build_for_spec(spec=resolve_pip("# again\nsix\n").scoped(workspace.guid.hex))
     assert time.perf_counter() - started < 0.5
     assert (again.pk, again.status) == (build.pk, BuildStatus.SUCCEEDED)
     assert callbacks == []  # nothing to build
+
+
+def test_two_workspaces_never_share_a_build_or_a_package_cache(workspace, owner, outsider):
+    """A build runs packages' own code with write access to its cache: a workspace's build (and
+    the cache it fills) serves that workspace only, and the curated environments their own."""
+    from workspaces.models import Workspace
+
+    theirs = Workspace.objects.get(name="oscars-ws")
+    mine = create(workspace, owner, name="six-env", pip_requirements="six")
+    other = create(theirs, outsider, name="six-env", pip_requirements="six")
+    curated = services.environment_build_for_spec(spec=resolve_pip("six"))
+    assert len({mine.build_id, other.build_id, curated.pk}) == 3
+    folders = {envbuild.cache_folder(ResolvedSpec.from_dict(b.spec).scope) for b in (mine.build, other.build, curated)}
+    assert len(folders) == 3
 
 
 def test_a_succeeded_build_whose_venv_is_gone_is_built_again(workspace, owner, django_capture_on_commit_callbacks):

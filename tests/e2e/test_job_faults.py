@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.studio_process import StudioProcess
+from tests.studio_process import StudioProcess, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -40,18 +40,22 @@ def parent_of(pid: int) -> int:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
+def pids_matching(pattern: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found]
+
+
+def node_process_of(pid: int) -> int:
+    """The node's pool process (Celery) a job's process runs under, through its sandbox."""
+    while pid > 1:
+        pid = parent_of(pid)
+        if "celery" in cmdline(pid):
+            return pid
+    raise AssertionError("no Celery process above the job's process")
+
+
 def marked_processes(marker: str) -> list[str]:
     return subprocess.run(["pgrep", "-af", f"sleep {marker}"], capture_output=True, text=True).stdout.splitlines()
-
-
-def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Jobs:
@@ -106,8 +110,9 @@ class Jobs:
 
 
 def tree_job(marker: str, extra: str = "") -> str:
-    """A job whose main process prints its pid, starts a grandchild `sleep` and waits."""
-    return f"command: echo main $$; sleep {marker} & echo grandchild $!; {extra}wait\n{ENV}"
+    """A job whose main process (its command line holds the marker) starts a grandchild `sleep`
+    and waits; it prints both once they run."""
+    return f"command: echo main {marker}; sleep {marker} & echo grandchild $!; {extra}wait\n{ENV}"
 
 
 def python_job(script: str) -> str:
@@ -143,10 +148,12 @@ def jobs(studio_faults):
 
 
 def running_tree(jobs: Jobs, marker: str, compute: str = "faults") -> tuple[str, int, int]:
-    """Submit a tree job and wait until it runs: (name, main pid, grandchild pid)."""
+    """Submit a tree job and wait until it runs: (name, main pid, grandchild pid), as this host
+    numbers them (the job has PID numbers of its own inside its sandbox)."""
     name = jobs.submit(tree_job(marker), compute=compute)
-    match = jobs.wait_log(name, r"main (\d+)\ngrandchild (\d+)")
-    main, grandchild = int(match[1]), int(match[2])
+    jobs.wait_log(name, r"main \S+\ngrandchild \d+")
+    (grandchild,) = wait_for(lambda: pids_matching(f"^sleep {marker}$"), timeout=5, what="the grandchild")
+    (main,) = wait_for(lambda: pids_matching(f"^/bin/bash -c echo main {marker}"), timeout=5, what="the main process")
     assert "sleep" in cmdline(grandchild)
     assert jobs.get(name)["status"] == "Running"
     return name, main, grandchild
@@ -169,8 +176,7 @@ def test_kill_9_of_the_jobs_process_fails_the_job_and_ends_its_tree(jobs):
 def test_kill_9_of_the_nodes_pool_process_fails_the_job_and_the_node_keeps_serving(jobs):
     marker = new_marker()
     name, main, grandchild = running_tree(jobs, marker)
-    pool_process = parent_of(main)
-    assert "celery" in cmdline(pool_process)
+    pool_process = node_process_of(main)
     node = jobs.get(name)["node"]
     os.kill(pool_process, signal.SIGKILL)
     job = jobs.wait(name, timeout=HEARTBEAT_TIMEOUT + 20)
@@ -198,7 +204,7 @@ def test_kill_9_of_the_nodes_pool_process_fails_the_job_and_the_node_keeps_servi
 def test_kill_9_of_the_whole_node_is_reaped_and_a_new_node_takes_the_next_job(jobs):
     marker = new_marker()
     name, main, grandchild = running_tree(jobs, marker)
-    pool_process = parent_of(main)
+    pool_process = node_process_of(main)
     node_main = parent_of(pool_process)
     assert "celery" in cmdline(node_main) and "-Q" in cmdline(node_main)
     lost_node = jobs.get(name)["node"]
@@ -219,11 +225,17 @@ def test_kill_9_of_the_whole_node_is_reaped_and_a_new_node_takes_the_next_job(jo
 # SECURITY.md 17: the same run_job message delivered more than once.
 
 
-def test_duplicate_delivery_runs_exactly_one_attempt(jobs, studio_faults, tmp_path):
+def test_duplicate_delivery_runs_exactly_one_attempt(jobs, studio_faults):
     jobs.create_cluster("dupes", min_instances=2, max_instances=2)
     jobs.idle_nodes("dupes", 2)
-    side_effect = tmp_path / "ran.txt"
-    name = jobs.submit(f"command: echo attempt >> {side_effect}; sleep 2\n{ENV}", compute="dupes")
+    folder = f"dupes-{uuid.uuid4().hex}"
+    # Each attempt that runs leaves a file of its own in the datastore.
+    spec = (
+        "command: echo attempt > ${{outputs.ran}}/attempt-$(cat /proc/sys/kernel/random/uuid).txt; sleep 2\n"
+        f"outputs:\n  ran:\n    type: uri_folder\n    path: azureml://datastores/workspaceblobstore/paths/{folder}/\n"
+        f"{ENV}"
+    )
+    name = jobs.submit(spec, compute="dupes")
     resend = (
         "from jobs.models import Job; from jobs.tasks import run_job\n"
         f"job = Job.objects.select_related('compute__workspace').get(name='{name}')\n"
@@ -234,7 +246,8 @@ def test_duplicate_delivery_runs_exactly_one_attempt(jobs, studio_faults, tmp_pa
     assert (job["status"], job["attempt"]) == ("Completed", 1)
     studio_faults.manage("shell", "-c", resend)  # and again once it has ended
     time.sleep(3)
-    assert side_effect.read_text() == "attempt\n"
+    attempts = list((studio_faults.data_dir / "storage").glob(f"*/*/{folder}/attempt-*.txt"))
+    assert len(attempts) == 1 and attempts[0].read_text() == "attempt\n"
     job = jobs.get(name)
     assert (job["status"], job["attempt"]) == ("Completed", 1)
     assert [e["status"] for e in job["timeline"]].count("Running") == 1
