@@ -209,6 +209,12 @@ STORAGES = {
 STUDIO_LOCAL_DATASTORE_ROOTS = [
     Path(p).resolve() for p in env.list("STUDIO_LOCAL_DATASTORE_ROOTS", default=[str(STUDIO_DATA_DIR / "shared")])
 ]
+# Hosts (or host:port) a registered datastore's endpoint may name although they are not https to a
+# public address, e.g. an in-house MinIO. Every other endpoint must be https to a host that resolves
+# only to public addresses.
+STUDIO_DATASTORE_ENDPOINT_ALLOWLIST = [
+    entry.strip().lower() for entry in env.list("STUDIO_DATASTORE_ENDPOINT_ALLOWLIST", default=[]) if entry.strip()
+]
 # Key for datastore credentials at rest (Fernet); derived from SECRET_KEY when unset.
 STUDIO_ENCRYPTION_KEY = env.str("STUDIO_ENCRYPTION_KEY", default="")
 

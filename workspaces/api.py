@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -20,7 +21,7 @@ from .serializers import (
     WorkspaceSerializer,
     WorkspaceUpdateSerializer,
 )
-from .storage import datastore_storage, is_folder, list_folder
+from .storage import DatastoreUnavailable, datastore_storage, is_folder, list_folder
 
 PATH_PARAM = OpenApiParameter("path", str, description="Path inside the datastore, e.g. `data/train.csv`.")
 
@@ -99,6 +100,12 @@ class _DatastoreApi(WorkspaceAPIView):
             raise Http404(f"No datastore named {name!r} in {self.access.workspace.name}.")
         return datastore
 
+    def get_storage(self, datastore):
+        try:
+            return datastore_storage(datastore)
+        except DatastoreUnavailable as exc:
+            raise ValidationError(str(exc)) from exc
+
 
 class DatastoreDetailApi(_DatastoreApi):
     read_permission = Perm.DATA_READ
@@ -125,7 +132,7 @@ class DatastoreFilesApi(_DatastoreApi):
     def get(self, request, workspace, datastore):
         ds = self.get_datastore(datastore)
         path = clean_path(request.query_params.get("path", ""), field="path")
-        storage = datastore_storage(ds)
+        storage = self.get_storage(ds)
         if not is_folder(storage, path):
             if not storage.exists(path):
                 raise Http404(f"Nothing at {path!r} in {ds.name}.")
@@ -159,8 +166,6 @@ class DatastoreFilesApi(_DatastoreApi):
         relative_paths = request.data.getlist("relative_paths")
         names = relative_paths or [u.name for u in uploads]
         if len(names) != len(uploads):
-            from django.core.exceptions import ValidationError
-
             raise ValidationError({"relative_paths": "Give one relative path per file, or none."})
         folder = request.data.get("path", request.query_params.get("path", ""))
         written = services.datastore_upload_files(
@@ -188,7 +193,7 @@ class DatastoreFileContentApi(_DatastoreApi):
     def get(self, request, workspace, datastore):
         ds = self.get_datastore(datastore)
         path = clean_path(request.query_params.get("path", ""), field="path")
-        storage = datastore_storage(ds)
+        storage = self.get_storage(ds)
         if is_folder(storage, path):
             return folder_zip_response(storage, path, name=path.rsplit("/", 1)[-1] or ds.name)
         if not storage.exists(path):

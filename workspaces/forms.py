@@ -25,11 +25,15 @@ class DatastoreForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     account_name = forms.CharField(required=False, label="Storage account name")
     container_name = forms.CharField(required=False, label="Container, file share or bucket")
-    endpoint = forms.CharField(required=False, help_text="Endpoint suffix (Azure) or endpoint URL (S3); optional.")
+    endpoint = forms.CharField(
+        required=False,
+        help_text="Optional. Azure: an endpoint suffix or the account's URL; S3: the endpoint URL (https).",
+    )
     root = forms.CharField(
         required=False,
         label="Folder",
-        help_text="For a local datastore: the folder on the server. Otherwise an optional prefix.",
+        help_text="For a local datastore (studio administrators only): the folder on the server. "
+        "Otherwise an optional prefix.",
     )
     account_key = forms.CharField(required=False, widget=forms.PasswordInput)
     sas_token = forms.CharField(required=False, widget=forms.PasswordInput, label="SAS token")

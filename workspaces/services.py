@@ -6,17 +6,21 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.db import IntegrityError, transaction
+from django.utils.module_loading import import_string
 
+from core import sandbox
 from studio.errors import AlreadyExists
 
 from . import credentials
+from .datastore_endpoints import EndpointRefused, azure_account_name, check_datastore_endpoints
 from .models import Datastore, DatastoreKind, Membership, StorageAccount, Workspace, datastore_name_validator
 from .paths import clean_path, join
 from .roles import Role
 from .storage import datastore_storage, delete_tree, path_exists
+from .write_guards import check_writable
 
 WORKSPACE_DATASTORES = (
     # name, kind, container or share, default
@@ -128,6 +132,8 @@ def membership_add(*, workspace: Workspace, username: str, role: str) -> Members
         raise ValidationError({"username": f"No active user named {username!r}."})
     if Membership.objects.filter(workspace=workspace, user=user).exists():
         raise ValidationError({"username": f"{user.username} is already a member of {workspace.name}."})
+    if refusal := sandbox.single_user_refusal():
+        raise ValidationError({"username": refusal})
     return Membership.objects.create(workspace=workspace, user=user, role=role)
 
 
@@ -169,11 +175,17 @@ class DatastoreSpec:
     credentials: dict | None = None
 
 
-def _local_root(raw: str) -> str:
+def _overlap(a: Path, b: Path) -> bool:
+    return a == b or a in b.parents or b in a.parents
+
+
+def _local_root(raw: str, *, workspace: Workspace) -> str:
+    """The real path of a local datastore's folder: inside an allowed root, clear of the studio's
+    own folders (but for the data directory's `shared` folder) and of other workspaces' datastores."""
     if not raw:
         raise ValidationError({"root": "Give the folder this datastore points to."})
     root = Path(raw).expanduser().resolve()
-    allowed = [Path(p) for p in settings.STUDIO_LOCAL_DATASTORE_ROOTS]
+    allowed = [Path(p).resolve() for p in settings.STUDIO_LOCAL_DATASTORE_ROOTS]
     if not any(root == base or base in root.parents for base in allowed):
         raise ValidationError(
             {
@@ -181,7 +193,43 @@ def _local_root(raw: str) -> str:
                 "(set STUDIO_LOCAL_DATASTORE_ROOTS to allow other folders)."
             }
         )
+    data_dir = Path(settings.STUDIO_DATA_DIR).resolve()
+    studio_folders = [data_dir]
+    workspace_storage = settings.STORAGES["workspaces"]
+    if issubclass(import_string(workspace_storage["BACKEND"]), FileSystemStorage):
+        studio_folders.append(Path(workspace_storage.get("OPTIONS", {}).get("location") or data_dir).resolve())
+    shared = data_dir / "shared"
+    if not (root == shared or shared in root.parents) and any(_overlap(root, f) for f in studio_folders):
+        raise ValidationError(
+            {"root": f"A local datastore cannot use the studio's data directory, only folders in {shared}."}
+        )
+    others = Datastore.objects.filter(kind=DatastoreKind.LOCAL).exclude(workspace=workspace)
+    if any(_overlap(root, Path(other).resolve()) for other in others.values_list("root", flat=True)):
+        raise ValidationError(
+            {"root": "This folder is, holds or lies inside the folder of a datastore of another workspace."}
+        )
     return str(root)
+
+
+def _studio_storage_error(*, kind: str, account_name: str, container: str, secret: dict) -> dict[str, str]:
+    """An error naming `container_name` when it is the studio's own bucket or container."""
+    options = settings.STORAGES["workspaces"].get("OPTIONS", {})
+    container = container.strip().lower()
+    if not container:
+        return {}
+    refused = {"container_name": "This is the studio's own storage; it cannot be registered as a datastore."}
+    if settings.STUDIO_STORAGE_KIND == "s3" and kind == DatastoreKind.S3:
+        # A bucket's name is unique across its cloud: the same name is the same bucket.
+        return refused if container == (options.get("bucket_name") or "").lower() else {}
+    if settings.STUDIO_STORAGE_KIND == "azure" and kind == DatastoreKind.AZURE_BLOB:
+        if container != (options.get("azure_container") or "").lower():
+            return {}
+        studio_account = azure_account_name(
+            account_name=options.get("account_name") or "", connection_string=options.get("connection_string") or ""
+        )
+        account = azure_account_name(account_name=account_name, connection_string=secret.get("connection_string", ""))
+        return refused if not studio_account or account == studio_account else {}
+    return {}
 
 
 def datastore_register(*, workspace: Workspace, user, spec: DatastoreSpec) -> Datastore:
@@ -195,6 +243,10 @@ def datastore_register(*, workspace: Workspace, user, spec: DatastoreSpec) -> Da
         errors["kind"] = f"Unknown kind {spec.kind!r}; choose one of {', '.join(DatastoreKind.values)}."
     if errors:
         raise ValidationError(errors)
+    if spec.kind == DatastoreKind.LOCAL and not user.is_superuser:
+        raise PermissionDenied(
+            "Only studio administrators can register a local datastore: it reads and writes a folder on the server."
+        )
     if name in RESERVED_DATASTORE_NAMES or Datastore.objects.filter(workspace=workspace, name=name).exists():
         raise AlreadyExists({"name": f"A datastore named {name!r} already exists in {workspace.name}."})
 
@@ -206,7 +258,7 @@ def datastore_register(*, workspace: Workspace, user, spec: DatastoreSpec) -> Da
         )
     root = spec.root.strip()
     if spec.kind == DatastoreKind.LOCAL:
-        root = _local_root(root)
+        root = _local_root(root, workspace=workspace)
     else:
         if (
             spec.kind in (DatastoreKind.AZURE_BLOB, DatastoreKind.AZURE_FILE)
@@ -222,6 +274,19 @@ def datastore_register(*, workspace: Workspace, user, spec: DatastoreSpec) -> Da
             }[spec.kind]
         if root:
             root = clean_path(root, field="root")
+        errors |= _studio_storage_error(
+            kind=spec.kind, account_name=spec.account_name, container=spec.container_name, secret=secret
+        )
+        try:
+            check_datastore_endpoints(
+                kind=spec.kind,
+                account_name=spec.account_name,
+                endpoint=spec.endpoint,
+                secret=secret,
+                unresolved_ok=True,
+            )
+        except EndpointRefused as exc:
+            errors.setdefault(exc.field, str(exc))
         if errors:
             raise ValidationError(errors)
     credential_type = "+".join(sorted(secret)) if secret else "none"
@@ -270,6 +335,7 @@ def datastore_upload_files(
     for relative_name, upload in files:
         relative = clean_path(relative_name, field=names_field, allow_root=False)
         targets.append((join(folder, relative), upload))
+        check_writable(datastore, targets[-1][0])
     storage = datastore_storage(datastore)
     written: list[str] = []
     try:
@@ -292,6 +358,7 @@ def datastore_upload_files(
 def datastore_delete_path(*, datastore: Datastore, path: str) -> int:
     """Delete a file or a whole folder; returns how many files were removed."""
     path = clean_path(path, field="path", allow_root=False)
+    check_writable(datastore, path)
     storage = datastore_storage(datastore)
     if not path_exists(storage, path):
         raise ValidationError({"path": f"Nothing at {path!r} in {datastore.name}."})

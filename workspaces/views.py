@@ -1,5 +1,5 @@
 from django.contrib import messages
-from django.core.exceptions import BadRequest, ValidationError
+from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,7 +14,7 @@ from .forms import DatastoreForm, MemberForm, RoleForm, WorkspaceForm, Workspace
 from .paths import clean_path
 from .preview import preview_file
 from .roles import Perm
-from .storage import DatastoreUnavailable, datastore_storage, is_folder, list_folder
+from .storage import DatastoreUnavailable, OutsideDatastore, datastore_storage, is_folder, list_folder
 
 
 def add_errors(form, exc: ValidationError) -> None:
@@ -91,6 +91,13 @@ def _path_or_400(raw, request):
         raise BadRequest(exc.messages[0]) from exc
 
 
+def _storage_or_400(datastore):
+    try:
+        return datastore_storage(datastore)
+    except DatastoreUnavailable as exc:
+        raise BadRequest(str(exc)) from exc
+
+
 @workspace_view(read=Perm.DATA_READ)
 def datastore_list(request, access):
     datastores = selectors.datastores_for_workspace(workspace=access.workspace)
@@ -100,6 +107,7 @@ def datastore_list(request, access):
 @workspace_view(read=Perm.DATASTORE_WRITE, write=Perm.DATASTORE_WRITE)
 def datastore_register(request, access):
     form = DatastoreForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         secret = {key: data.pop(key) for key in DatastoreForm.CREDENTIALS}
@@ -111,10 +119,13 @@ def datastore_register(request, access):
             )
         except ValidationError as exc:
             add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error("kind", str(exc))
+            status = 403
         else:
             messages.success(request, f"Registered datastore {datastore.name}.")
             return redirect("datastore_detail", workspace=access.workspace.name, datastore=datastore.name)
-    return render(request, "workspaces/datastore_register.html", {"access": access, "form": form})
+    return render(request, "workspaces/datastore_register.html", {"access": access, "form": form}, status=status)
 
 
 @workspace_view(read=Perm.DATA_READ)
@@ -132,6 +143,8 @@ def datastore_detail(request, access, datastore):
         entries = list_folder(storage, path)
     except DatastoreUnavailable as exc:
         error = str(exc)
+    except OutsideDatastore:
+        raise
     except Exception as exc:  # noqa: BLE001 - an unreachable remote store is shown, not raised
         error = f"The datastore could not be read: {exc}"
     crumbs, so_far = [], ""
@@ -186,7 +199,7 @@ def datastore_upload(request, access, datastore):
 def datastore_download(request, access, datastore):
     datastore = _datastore_or_404(access, datastore)
     path = _path_or_400(request.GET.get("path", ""), request)
-    storage = datastore_storage(datastore)
+    storage = _storage_or_400(datastore)
     if is_folder(storage, path):
         return folder_zip_response(storage, path, name=path.rsplit("/", 1)[-1] or datastore.name)
     if not storage.exists(path):
@@ -198,7 +211,7 @@ def datastore_download(request, access, datastore):
 def datastore_preview(request, access, datastore):
     datastore = _datastore_or_404(access, datastore)
     path = _path_or_400(request.GET.get("path", ""), request)
-    storage = datastore_storage(datastore)
+    storage = _storage_or_400(datastore)
     if not path or not storage.exists(path):
         raise Http404("No such file.")
     folder = path.rsplit("/", 1)[0] if "/" in path else ""

@@ -15,7 +15,7 @@ TOKEN_APIS = [
     pytest.param("/api/v1/tokens", {"name": "csrf-token"}, id="tokens"),
     pytest.param(
         "/api/v1/workspaces/team-ws/datastores",
-        {"name": "csrf_store", "kind": "azure_blob", "account_name": "a", "container_name": "c"},
+        {"name": "csrf_store", "kind": "azure_blob", "account_name": "acct", "container_name": "c"},
         id="datastores",
     ),
 ]

@@ -107,7 +107,9 @@ def test_workspace_storage_account_on_azure_blob(owner, azurite, azure_workspace
     assert azurite.blob_names(azure_workspace_storage) == []
 
 
-def test_registered_s3_datastore_is_browsable_and_keeps_its_keys_encrypted(owner, workspace, s3_service):
+def test_registered_s3_datastore_is_browsable_and_keeps_its_keys_encrypted(
+    owner, workspace, s3_service, allow_s3_endpoint
+):
     bucket = f"external-{uuid.uuid4().hex[:8]}"
     s3_service.create_bucket(bucket)
     datastore = services.datastore_register(
@@ -128,7 +130,7 @@ def test_registered_s3_datastore_is_browsable_and_keeps_its_keys_encrypted(owner
     assert s3_service.keys(bucket) == ["landing/iris/parts/one.bin", "landing/iris/train.csv"]
 
 
-def test_registered_azure_blob_datastore_with_account_key(owner, workspace, azurite):
+def test_registered_azure_blob_datastore_with_account_key(owner, workspace, azurite, allow_azurite_endpoint):
     container = f"external-{uuid.uuid4().hex[:8]}"
     azurite.create_container(container)
     datastore = services.datastore_register(
