@@ -10,9 +10,22 @@ from workspaces.access import admin_view, public_view, user_view
 from workspaces.views import add_errors
 
 from . import selectors, services
-from .forms import TokenForm, UserForm
+from .forms import SignInForm, TokenForm, UserForm
 
-login = public_view(auth_views.LoginView.as_view(redirect_authenticated_user=True))
+
+class SignInView(auth_views.LoginView):
+    form_class = SignInForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.retry_after:
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)
+        return response
+
+
+login = public_view(SignInView.as_view())
 logout = public_view(auth_views.LogoutView.as_view())
 
 

@@ -11,9 +11,10 @@ from django.db.models import Q
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from studio.json_bodies import JSONParser
 from workspaces.access import WorkspaceAPIView
 from workspaces.downloads import file_response, folder_zip_response
 from workspaces.paths import clean_path, join
@@ -87,7 +88,7 @@ def _after_cursor(jobs, sort: str, cursor: str):
         field = order.lstrip("-")
         if field.endswith("_at"):
             value = datetime.fromisoformat(value)
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         raise ValidationError({"cursor": "Not a cursor of this list (sort and cursor must come from one next_link)."})
     beyond = f"{field}__lt" if order.startswith("-") else f"{field}__gt"
     return jobs.filter(Q(**{beyond: value}) | Q(**{field: value, "pk__lt": pk}))

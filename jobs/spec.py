@@ -20,6 +20,7 @@ DATA_TYPES = {"uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model
 INPUT_MODES = {"ro_mount", "download", "direct", "eval_mount", "eval_download"}
 OUTPUT_MODES = {"rw_mount", "upload", "direct"}
 SUPPORTED_TYPES = {"command"}
+MAX_TIMEOUT = 2_147_483_647  # seconds: the largest the database keeps (a PositiveIntegerField)
 
 
 @dataclass
@@ -158,6 +159,10 @@ def parse_command_job(text: str, *, field_name: str = "yaml") -> CommandJobSpec:
         )
     if not spec.environment:
         raise ValidationError({"environment": f"A command job needs an `environment` (line {line_of(node, [])})."})
+    if spec.timeout is not None and not 1 <= spec.timeout <= MAX_TIMEOUT:
+        raise field_error(
+            node, ["limits", "timeout"], f"limits.timeout must be from 1 to {MAX_TIMEOUT} seconds, not {spec.timeout}"
+        )
     _check_bindings(spec, node)
     return spec
 

@@ -20,14 +20,15 @@ nothing is lost or sent twice. Reads come from the database (jobs.joblog.read_lo
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
-from django.http import Http404, HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 
-from studio.streams import async_guard, format_event, resume_offset
+from accounts.authentication import origin_allowed, user_for_token
+from studio.streams import AccessRecheck, async_guard, format_event, reader_access, resume_offset
 from workspaces.access import SAFE_METHODS, workspace_view
 from workspaces.roles import Perm
 from workspaces.selectors import workspace_access
@@ -97,8 +98,10 @@ class JobLogStream:
         poll_interval: float = POLL_INTERVAL,
         keepalive_interval: float = KEEPALIVE_INTERVAL,
         retry_ms: int = 1000,
+        allowed: Callable[[], bool] | None = None,
     ):
         self.job_id = job_id
+        self.access = AccessRecheck(allowed)
         self.offset = offset
         self.poll_interval = poll_interval
         self.keepalive_interval = keepalive_interval
@@ -136,10 +139,12 @@ class JobLogStream:
                 yield ": keep-alive\n\n"
                 last_sent = time.monotonic()
             await asyncio.sleep(self.poll_interval)
+            if not await self.access.still_allowed():
+                return  # the reader lost access: the reconnect gets 404 (SECURITY.md 40)
 
 
-def job_event_stream(request: HttpRequest, job_id: int) -> StreamingHttpResponse:
-    stream = JobLogStream(job_id, offset=resume_offset(request))
+def job_event_stream(request: HttpRequest, job_id: int, *, allowed: Callable[[], bool]) -> StreamingHttpResponse:
+    stream = JobLogStream(job_id, offset=resume_offset(request), allowed=allowed)
     response = StreamingHttpResponse(stream.events(), content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache, no-transform"
     response["X-Accel-Buffering"] = "no"
@@ -161,7 +166,8 @@ async def _job_id_or_404(workspace, name: str) -> int:
 @async_guard(workspace_view(read=Perm.DATA_READ))
 async def job_stream(request, access, name):
     """The job page's live log (session auth)."""
-    return job_event_stream(request, await _job_id_or_404(access.workspace, name))
+    allowed = reader_access(user=request.user, workspace=access.workspace.name, perm=Perm.DATA_READ)
+    return job_event_stream(request, await _job_id_or_404(access.workspace, name), allowed=allowed)
 
 
 # -- the API route: token auth, errors as JSON like the rest of /api/v1 -----------------------------
@@ -175,48 +181,50 @@ def _error(status: int, code: str, message: str) -> JsonResponse:
 
 
 def _api_access(request, workspace: str):
-    """(access, None) or (None, error response): as BearerTokenAuthentication then WorkspaceAPIView."""
-    from accounts.authentication import origin_allowed, user_for_token
-
+    """(access, recheck) or an error response: as BearerTokenAuthentication then WorkspaceAPIView;
+    `recheck` answers later whether the same token or user still may read."""
     header = request.headers.get("Authorization", "").split()
+    token = None
     if header and header[0].lower() in ("bearer", "token"):
         if not origin_allowed(request):
             origin = request.headers.get("Origin", "")[:100]
-            return None, _error(
+            return _error(
                 403,
                 "AuthorizationFailed",
                 f"Requests from {origin!r} are not accepted: add the origin to CSRF_TRUSTED_ORIGINS to allow it.",
             )
-        user = user_for_token(header[1]) if len(header) == 2 else None
+        token = header[1] if len(header) == 2 else None
+        user = user_for_token(token) if token else None
         if user is None:
-            return None, _error(401, "Unauthorized", "Invalid or revoked token.")
+            return _error(401, "Unauthorized", "Invalid or revoked token.")
     else:
         user = request.user  # a signed-in browser session, as the other API routes accept
         if not user.is_authenticated:
-            return None, _error(401, "Unauthorized", "Authentication credentials were not provided.")
+            return _error(401, "Unauthorized", "Authentication credentials were not provided.")
     access = workspace_access(user=user, name=workspace)
     if access is None:
-        return None, _error(404, "NotFound", f"No workspace named {workspace!r}.")
+        return _error(404, "NotFound", f"No workspace named {workspace!r}.")
     if request.method not in SAFE_METHODS:
-        return None, _error(405, "UserError", f'Method "{request.method}" not allowed.')
+        return _error(405, "UserError", f'Method "{request.method}" not allowed.')
     if not access.allows(Perm.DATA_READ):
-        return None, _error(
+        return _error(
             403,
             "AuthorizationFailed",
             f"Your role ({access.role_label}) in {access.workspace.name} does not allow this.",
         )
-    return access, None
+    return access, reader_access(user=user, workspace=workspace, perm=Perm.DATA_READ, token=token)
 
 
 async def job_stream_api(request, workspace, name):
     """GET /api/v1/workspaces/<ws>/jobs/<name>/stream: the job's log and status as Server-Sent Events."""
-    access, error = await sync_to_async(_api_access)(request, workspace)
-    if error is not None:
-        return error
+    outcome = await sync_to_async(_api_access)(request, workspace)
+    if isinstance(outcome, HttpResponseBase):
+        return outcome
+    access, allowed = outcome
     job_id = await sync_to_async(_job_id)(access.workspace, name)
     if job_id is None:
         return _error(404, "NotFound", f"No job named {name!r} in {workspace}.")
-    return job_event_stream(request, job_id)
+    return job_event_stream(request, job_id, allowed=allowed)
 
 
 job_stream_api.studio_access = {"scope": "workspace", "read": Perm.DATA_READ, "write": None}

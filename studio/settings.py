@@ -72,6 +72,21 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Scripts and style sheets only from the studio's own files (no inline <script> or <style>, no
+# eval); style attributes are allowed, the templates set widths and indents with them.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    ]
+)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -96,6 +111,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "studio.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "studio.middleware.UploadSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -140,11 +156,26 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Caches. "default" is seen by every process and host (sign-in throttling counts there): a table in
+# the database unless CACHE_URL names another (redis://redis.internal:6379/1); `runstudio` creates
+# the table. "local" stays in one process's memory (the MLflow endpoints' recent Basic sign-ins).
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="dbcache://studio_cache"),
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "studio-local"},
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sign-in throttling (the sign-in page and MLflow's Basic auth, accounts/throttle.py): this many wrong
+# passwords for one user from one address (or for any users from one address), each within
+# STUDIO_SIGNIN_WINDOW seconds of the last, lock them out for STUDIO_SIGNIN_LOCKOUT seconds.
+STUDIO_SIGNIN_MAX_FAILURES = env.int("STUDIO_SIGNIN_MAX_FAILURES", default=10)
+STUDIO_SIGNIN_MAX_FAILURES_PER_ADDRESS = env.int("STUDIO_SIGNIN_MAX_FAILURES_PER_ADDRESS", default=50)
+STUDIO_SIGNIN_WINDOW = env.int("STUDIO_SIGNIN_WINDOW", default=300)
+STUDIO_SIGNIN_LOCKOUT = env.int("STUDIO_SIGNIN_LOCKOUT", default=300)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -293,7 +324,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "studio.json_bodies.JSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -324,10 +355,13 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"without_traceback": {"()": "studio.log_filters.WithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # A request with a Host not in ALLOWED_HOSTS (400): one line, not a traceback.
+        "django.security.DisallowedHost": {"filters": ["without_traceback"]},
         # azure-ai-ml's loaders announce their experimental classes on import.
         "azure.ai.ml": {"level": "ERROR"},
         "azure.ai.ml._utils._experimental": {"level": "ERROR"},

@@ -13,6 +13,8 @@ whether the producer has finished and what its status is; a changed status is se
 sends `event: end` and closes. Comments (`: keep-alive`) keep proxies from closing a quiet stream.
 
 The view is async (the studio runs under uvicorn), so a stream holds no thread while it waits.
+Access is checked when the stream starts and again every ACCESS_INTERVAL seconds (`allowed=`, e.g.
+`reader_access(...)`): a reader who lost it sees the stream close, and the reconnect is refused.
 """
 
 import asyncio
@@ -25,11 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
+from accounts.authentication import user_for_token
+from workspaces.selectors import workspace_access
+
 READ_CHUNK = 256 * 1024  # bytes read from the file per step, so memory stays bounded
 MAX_LINE = 16 * 1024  # a longer line (or a line with no newline at all) is sent in pieces of this size
+ACCESS_INTERVAL = 2.0  # seconds between checks that the reader may still read (SECURITY.md 40)
 
 
 @dataclass(frozen=True)
@@ -80,9 +87,12 @@ class FileEventStream:
         keepalive_interval: float = 15.0,
         retry_ms: int = 2000,
         max_line: int = MAX_LINE,
+        allowed: Callable[[], bool] | None = None,
+        access_interval: float = ACCESS_INTERVAL,
     ):
         self.path = Path(path)
         self.poll: Callable[[], Awaitable[ProducerState]] = sync_to_async(_with_fresh_connection(poll))
+        self.access = AccessRecheck(allowed, access_interval)
         self.offset = offset
         self.poll_interval = poll_interval
         self.keepalive_interval = keepalive_interval
@@ -135,6 +145,40 @@ class FileEventStream:
                 yield ": keep-alive\n\n"
                 last_sent = time.monotonic()
             await asyncio.sleep(self.poll_interval)
+            if not await self.access.still_allowed():
+                return
+
+
+class AccessRecheck:
+    """Asks `allowed()` (sync, run in a thread) again every `interval` seconds: a member removed
+    from the workspace, a deactivated user or a revoked token loses an open stream within it."""
+
+    def __init__(self, allowed: Callable[[], bool] | None, interval: float = ACCESS_INTERVAL):
+        self.allowed = sync_to_async(_with_fresh_connection(allowed)) if allowed else None
+        self.interval = interval
+        self.checked = time.monotonic()
+
+    async def still_allowed(self) -> bool:
+        if self.allowed is None or time.monotonic() - self.checked < self.interval:
+            return True
+        self.checked = time.monotonic()
+        return await self.allowed()
+
+
+def reader_access(*, user, workspace: str, perm, token: str | None = None) -> Callable[[], bool]:
+    """For AccessRecheck: whether the stream's reader still may `perm` in `workspace`, read afresh:
+    the token it came with (if any) still valid, else the same user still active."""
+    user_id = user.pk
+
+    def allowed() -> bool:
+        if token is not None:
+            current = user_for_token(token)
+        else:
+            current = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+        access = workspace_access(user=current, name=workspace) if current is not None else None
+        return access is not None and access.allows(perm)
+
+    return allowed
 
 
 def _with_fresh_connection(poll: Callable[[], ProducerState]) -> Callable[[], ProducerState]:

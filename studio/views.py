@@ -1,7 +1,9 @@
-from django.http import JsonResponse
 from django.shortcuts import redirect
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.permissions import IsAuthenticated
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from workspaces.access import public_view, user_view
 from workspaces.selectors import workspace_access, workspaces_for_user
@@ -9,10 +11,22 @@ from workspaces.selectors import workspace_access, workspaces_for_user
 from .health import health
 
 
-@public_view
-def healthz(request):
-    ok, state = health()
-    return JsonResponse(state, status=200 if ok else 503)
+class HealthView(APIView):
+    """The overall status for anyone (a load balancer's check); the state of each part (database,
+    broker, the workers' host names) only for a signed-in user or a personal token."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        ok, state = health()
+        user = request.user
+        if not user.is_authenticated or getattr(user, "token_workspace_id", None):
+            state = {"status": state["status"]}
+        return Response(state, status=200 if ok else 503)
+
+
+healthz = public_view(HealthView.as_view())
 
 
 @user_view
@@ -37,8 +51,11 @@ class SchemaView(SpectacularAPIView):
         return view
 
 
-class DocsView(SpectacularSwaggerView):
+class DocsView(SpectacularSwaggerSplitView):
+    """Swagger UI with its start-up script served from this route too (`?script`): no inline script."""
+
     permission_classes = [IsAuthenticated]
+    template_name = "studio/api_docs.html"
 
     @classmethod
     def as_view(cls, **initkwargs):

@@ -98,6 +98,7 @@ class StudioProcess:
         self.env = {k: v for k, v in env.items() if v is not None}
         self.log_path = self.data_dir / "studio.log"
         self.proc: subprocess.Popen | None = None
+        self._health_token: str | None = None
 
     def manage(self, *args: str) -> str:
         return subprocess.run(
@@ -142,10 +143,16 @@ class StudioProcess:
             time.sleep(0.2)
         raise TimeoutError(f"The studio did not become healthy: {last}\n{self.log_path.read_text()[-4000:]}")
 
+    def health(self) -> httpx.Response:
+        """/healthz with the state of each part: only a signed-in caller sees more than the status."""
+        if self._health_token is None:
+            self._health_token = self.token()
+        return httpx.get(self.url + "/healthz", headers={"Authorization": f"Bearer {self._health_token}"}, timeout=10)
+
     def wait_for_worker(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if httpx.get(self.url + "/healthz", timeout=2).json()["workers"]["alive"]:
+            if self.health().json()["workers"]["alive"]:
                 return
             time.sleep(0.5)
         raise TimeoutError("No worker reported in.")

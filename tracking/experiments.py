@@ -11,12 +11,16 @@ from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_STATE, RESOURCE_ALREADY_EXISTS
 from mlflow.protos.service_pb2 import CreateExperiment, SearchExperiments
-from mlflow.utils.validation import _validate_experiment_name, _validate_experiment_tag
+from mlflow.utils.validation import (
+    MAX_EXPERIMENT_TAG_VAL_LENGTH,
+    _validate_experiment_name,
+    _validate_experiment_tag,
+)
 
 from jobs.models import Experiment, LifecycleStage
 from workspaces.roles import Perm
 
-from .http import Call, endpoint, invalid, not_found
+from .http import Call, check_value_length, endpoint, invalid, not_found
 from .locations import artifact_uri, parse_artifact_uri
 from .search import search_experiments
 from .serialize import experiment_dict, read_message
@@ -57,6 +61,7 @@ def create_experiment(call: Call) -> dict:
     name = _valid_name(request.name)
     tags = {}
     for tag in request.tags:
+        check_value_length("experiment tag", tag.key, tag.value, MAX_EXPERIMENT_TAG_VAL_LENGTH)
         _validate_experiment_tag(tag.key, tag.value)
         tags[tag.key] = tag.value
     location = _studio_artifact_location(call, request.artifact_location)
@@ -149,6 +154,7 @@ def set_experiment_tag(call: Call) -> dict:
     key, value = call.require("key"), call.get("value", "")
     if not isinstance(key, str) or not isinstance(value, str):
         raise invalid("'key' and 'value' must be strings.")
+    check_value_length("experiment tag", key, value, MAX_EXPERIMENT_TAG_VAL_LENGTH)
     _validate_experiment_tag(key, value)
     with transaction.atomic():
         experiment = _active_experiment(call, call.require("experiment_id"))

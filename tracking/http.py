@@ -14,7 +14,6 @@ stack, and a granted (token, workspace) access is remembered for ACCESS_CACHE_SE
 import base64
 import hashlib
 import io
-import json
 import logging
 import re
 import time
@@ -23,7 +22,7 @@ from functools import wraps
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.exceptions import BadRequest, DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.core.handlers.asgi import ASGIRequest
@@ -38,11 +37,14 @@ from mlflow.protos.databricks_pb2 import (
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     PERMISSION_DENIED,
+    REQUEST_LIMIT_EXCEEDED,
     RESOURCE_DOES_NOT_EXIST,
     UNAUTHENTICATED,
 )
 
+from accounts import throttle
 from accounts.authentication import origin_allowed, user_for_token
+from studio import json_bodies
 from workspaces.roles import Perm
 from workspaces.selectors import WorkspaceAccess, workspace_access
 
@@ -50,7 +52,6 @@ log = logging.getLogger(__name__)
 
 # Bodies larger than this are refused before parsing; log-batch's own limits are far below it.
 MAX_BODY_BYTES = 64 * 1024 * 1024
-MAX_JSON_DEPTH = 32
 BASIC_AUTH_CACHE_SECONDS = 60
 
 
@@ -96,6 +97,15 @@ def invalid(message: str) -> MlflowException:
     return MlflowException(message, INVALID_PARAMETER_VALUE)
 
 
+def check_value_length(what: str, key, value, limit: int) -> None:
+    """INVALID_PARAMETER_VALUE naming the key when a tag's (or param's) value is over `limit`
+    characters (MLflow's limits: mlflow.utils.validation)."""
+    if isinstance(value, str) and len(value) > limit:
+        raise invalid(
+            f"The value of the {what} {str(key)[:250]!r} is {len(value)} characters long; the limit is {limit}."
+        )
+
+
 def not_found(message: str) -> MlflowException:
     return MlflowException(message, RESOURCE_DOES_NOT_EXIST)
 
@@ -112,22 +122,24 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _basic_user(raw: str):
-    """The user of `Authorization: Basic ...`; a successful check is cached briefly (password
-    hashing takes a tenth of a second, and the client sends the header on every call)."""
+def _basic_user(request, raw: str):
+    """The user of `Authorization: Basic ...`; a successful check is cached briefly in this process
+    (password hashing takes a tenth of a second, and the client sends the header on every call).
+    Wrong passwords are throttled as on the sign-in page: SignInThrottled while locked out."""
     try:
         username, _, password = base64.b64decode(raw, validate=True).decode().partition(":")
     except ValueError:
         return None
-    cache = caches["default"]
+    cache = caches["local"]
     key = "mlflow-basic:" + hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
     cached = cache.get(key)
     if cached is not None:
         # Valid only while the password is the one that was checked: a change ends it at once.
         user = get_user_model().objects.filter(pk=cached[0], is_active=True, password=cached[1]).first()
         if user is not None:
+            throttle.check(username, throttle.client_address(request))  # a locked-out user waits too
             return user
-    user = authenticate(username=username, password=password)
+    user = throttle.authenticate(request, username=username, password=password)
     if user is not None:
         cache.set(key, (user.pk, user.password), BASIC_AUTH_CACHE_SECONDS)
     return user
@@ -141,21 +153,11 @@ def authenticated_user(request):
     if scheme in ("bearer", "token"):
         return user_for_token(credentials.strip())
     if scheme == "basic":
-        return _basic_user(credentials.strip())
+        return _basic_user(request, credentials.strip())
     if header:
         return None
     user = getattr(request, "user", None)
     return user if user is not None and user.is_authenticated else None
-
-
-def _depth_ok(value, depth=0) -> bool:
-    if depth > MAX_JSON_DEPTH:
-        return False
-    if isinstance(value, dict):
-        return all(_depth_ok(v, depth + 1) for v in value.values())
-    if isinstance(value, list):
-        return all(_depth_ok(v, depth + 1) for v in value)
-    return True
 
 
 def parse_body(request) -> dict:
@@ -165,13 +167,13 @@ def parse_body(request) -> dict:
     if not raw:
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
+        body = json_bodies.loads(raw)
+    except json_bodies.TooDeep as exc:
+        raise invalid(str(exc)) from None
+    except ValueError as exc:
         raise invalid(f"The request body is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.")
-    if not _depth_ok(body):
-        raise invalid(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.")
     return body
 
 
@@ -250,7 +252,12 @@ def endpoint(*, methods: tuple[str, ...], perm: Perm, raw_body: bool = False):
             if request.method not in methods:
                 return _error(ENDPOINT_NOT_FOUND, f"{request.method} is not supported here; use {', '.join(methods)}.")
             recent = _recent_access(request, workspace)
-            user = recent[0] if recent else authenticated_user(request)
+            try:
+                user = recent[0] if recent else authenticated_user(request)
+            except throttle.SignInThrottled as exc:
+                response = _error(REQUEST_LIMIT_EXCEEDED, str(exc))
+                response["Retry-After"] = str(exc.retry_after)
+                return response
             if user is None:
                 response = _error(UNAUTHENTICATED, "Sign in with MLFLOW_TRACKING_TOKEN or a username and password.")
                 response["WWW-Authenticate"] = 'Basic realm="studio", Bearer realm="studio"'

@@ -39,7 +39,7 @@ from workspaces.roles import Perm
 from .http import Call, by_method, endpoint, invalid, not_found, now_ms
 from .locations import logged_model_artifact_uri
 from .models import LoggedModel, LoggedModelStatus, Metric
-from .search import check_filter
+from .search import MAX_ORDER_BY, check_filter, page_offset
 from .services import default_experiment, get_experiment, get_run
 
 MAX_KEY_LENGTH = 250
@@ -277,6 +277,9 @@ def search_logged_models(call: Call):
     if not 0 < max_results <= MAX_SEARCH_RESULTS:
         raise invalid(f"'max_results' must be between 1 and {MAX_SEARCH_RESULTS}, not {max_results}.")
     check_filter(request.filter)
+    page_offset(request.page_token)
+    if len(request.order_by) > MAX_ORDER_BY:
+        raise invalid(f"'order_by' may have at most {MAX_ORDER_BY} clauses, not {len(request.order_by)}.")
     datasets = [
         {"dataset_name": d.dataset_name, "dataset_digest": d.dataset_digest or None} for d in request.datasets
     ] or None

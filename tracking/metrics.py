@@ -274,7 +274,7 @@ def _after_token(token: str) -> Q:
         step, timestamp, row_id = json.loads(base64.urlsafe_b64decode(token.encode()))
         if not all(isinstance(n, int) and not isinstance(n, bool) for n in (step, timestamp, row_id)):
             raise ValueError
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, RecursionError, binascii.Error):
         raise invalid("Invalid page token.") from None
     return Q(step__gt=step) | Q(step=step, timestamp__gt=timestamp) | Q(step=step, timestamp=timestamp, id__gt=row_id)
 

@@ -50,6 +50,7 @@ from mlflow.store.model_registry import (
 from mlflow.utils.proto_json_utils import message_to_json
 from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils, SearchUtils
 from mlflow.utils.validation import (
+    MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH,
     _validate_model_alias_name,
     _validate_model_alias_name_reserved,
     _validate_model_name,
@@ -68,10 +69,10 @@ from workspaces.roles import Perm
 from workspaces.selectors import datastore_by_name
 from workspaces.storage import DatastoreUnavailable
 
-from .http import Call, endpoint, invalid, not_found
+from .http import Call, check_value_length, endpoint, invalid, not_found
 from .locations import ARTIFACT_STORE, artifact_uri, parse_artifact_uri
 from .models import LoggedModel
-from .search import check_filter
+from .search import check_filter, check_order_by, page_offset
 from .serialize import to_ms
 
 STAGE_PROPERTY = "mlflow.stage"
@@ -229,6 +230,7 @@ def _tags_arg(call: Call, check) -> dict:
             raise invalid("Each tag must be an object with a 'key' and a 'value'.")
         value = tag.get("value")
         value = "" if value is None else str(value)
+        check_value_length("tag", tag["key"], value, MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
         check(tag["key"], value)
         tags[tag["key"]] = value
     if len(tags) > MAX_MAP_ITEMS:
@@ -266,16 +268,13 @@ def _paged(items: list, call: Call, default: int, threshold: int) -> tuple[list,
         raise invalid(f"'max_results' must be a whole number, got {str(raw)[:50]!r}.") from None
     if max_results < 1 or max_results > threshold:
         raise invalid(f"'max_results' must be between 1 and {threshold}, got {max_results}.")
-    start = SearchUtils.parse_start_offset_from_page_token(call.get("page_token") or None)
+    start = page_offset(call.get("page_token"))
     end = start + max_results
     return items[start:end], (SearchUtils.create_page_token(end) if end < len(items) else None)
 
 
 def _order_by(call: Call) -> list[str]:
-    order_by = call.get_list("order_by")
-    if any(not isinstance(item, str) for item in order_by):
-        raise invalid("'order_by' must be a list of strings.")
-    return order_by
+    return check_order_by(call.get_list("order_by"))
 
 
 def _filter(call: Call) -> str:
@@ -476,6 +475,7 @@ def set_registered_model_tag(call: Call):
     registered = _registered(call, _name(call))
     key, value = call.require("key"), call.get("value")
     value = "" if value is None else str(value)
+    check_value_length("tag", key, value, MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
     _validate_registered_model_tag(key, value)
     tags = dict(registered.tags or {})
     tags[key] = value
@@ -697,6 +697,7 @@ def set_model_version_tag(call: Call):
     model = _model_version(call)
     key, value = call.require("key"), call.get("value")
     value = "" if value is None else str(value)
+    check_value_length("tag", key, value, MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
     _validate_model_version_tag(key, value)
     _refuse_prompt({key: value})
     try:

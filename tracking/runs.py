@@ -11,9 +11,12 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 from mlflow.entities import DatasetInput, Param, RunStatus, RunTag, ViewType
+from mlflow.environment_variables import MLFLOW_TRUNCATE_LONG_VALUES
 from mlflow.protos.service_pb2 import CreateRun, LogBatch, LogInputs, LogOutputs, SearchRuns, UpdateRun
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from mlflow.utils.validation import (
+    MAX_PARAM_VAL_LENGTH,
+    MAX_TAG_VAL_LENGTH,
     _validate_batch_log_api_req,
     _validate_batch_log_data,
     _validate_batch_log_limits,
@@ -27,7 +30,7 @@ from jobs.models import Experiment, Job, JobStatus, JobStatusEvent, LifecycleSta
 from jobs.names import generate_job_name
 from workspaces.roles import Perm
 
-from .http import Call, endpoint, invalid, not_found
+from .http import Call, check_value_length, endpoint, invalid, not_found
 from .models import Dataset, RunInput, RunOutput
 from .search import search_runs
 from .serialize import (
@@ -88,6 +91,7 @@ def create(call: Call) -> dict:
     request = read_message(call, CreateRun())
     experiment = _active_experiment(call, request.experiment_id)
     tags = {}
+    _check_lengths(tags=request.tags)
     for index, tag in enumerate(request.tags):
         checked = _validate_tag(tag.key, tag.value, path=f"tags[{index}]")
         tags[checked.key] = checked.value
@@ -195,6 +199,17 @@ def apply_params(job: Job, params: list[Param]) -> None:
     job.params = {**stored, **{p.key: p.value for p in params}}
 
 
+def _check_lengths(*, params=(), tags=()) -> None:
+    """A param or tag value over MLflow's limit is cut to it, as MLflow's server does while
+    MLFLOW_TRUNCATE_LONG_VALUES is on (the default); with it off, it is refused naming its key."""
+    if MLFLOW_TRUNCATE_LONG_VALUES.get():
+        return
+    for param in params:
+        check_value_length("param", param.key, param.value, MAX_PARAM_VAL_LENGTH)
+    for tag in tags:
+        check_value_length("tag", tag.key, tag.value, MAX_TAG_VAL_LENGTH)
+
+
 def apply_tags(job: Job, tags: list[RunTag]) -> None:
     """Set tags on a (locked) run; `mlflow.runName` renames it too."""
     job.tags = {**(job.tags or {}), **{t.key: t.value for t in tags}}
@@ -205,7 +220,9 @@ def apply_tags(job: Job, tags: list[RunTag]) -> None:
 
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
 def log_parameter(call: Call) -> dict:
-    param = _validate_param(_text(call.require("key"), "key"), _text(call.get("value", ""), "value"))
+    param = Param(_text(call.require("key"), "key"), _text(call.get("value", ""), "value"))
+    _check_lengths(params=[param])
+    param = _validate_param(param.key, param.value)
     with transaction.atomic():
         job = _locked(get_run_for_write(call))
         apply_params(job, [param])
@@ -215,7 +232,9 @@ def log_parameter(call: Call) -> dict:
 
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
 def set_tag(call: Call) -> dict:
-    tag = _validate_tag(_text(call.require("key"), "key"), _text(call.get("value", ""), "value"))
+    tag = RunTag(_text(call.require("key"), "key"), _text(call.get("value", ""), "value"))
+    _check_lengths(tags=[tag])
+    tag = _validate_tag(tag.key, tag.value)
     with transaction.atomic():
         job = _locked(get_run_for_write(call))
         apply_tags(job, [tag])
@@ -264,6 +283,7 @@ def log_batch(call: Call) -> dict:
     request = read_message(call, LogBatch(), exclude=("metrics",))
     params = [Param.from_proto(p) for p in request.params]
     tags = [RunTag.from_proto(t) for t in request.tags]
+    _check_lengths(params=params, tags=tags)
     _, params, tags = _validate_batch_log_data([], params, tags)
     _validate_param_keys_unique(params)
     with transaction.atomic():

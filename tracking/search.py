@@ -38,6 +38,9 @@ LOOKUPS = {"=": "exact", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte", "IN": "
 
 MAX_FILTER_LENGTH = 4000
 MAX_LIKE_WILDCARDS = 2
+MAX_ORDER_BY = 10  # clauses; MLflow's web UI sends one or two
+MAX_ORDER_BY_LENGTH = 1000  # characters in one clause
+MAX_PAGE_OFFSET = 1_000_000_000  # rows skipped by a page token
 _LIKE_OPERAND = re.compile(r"""\bI?LIKE\s+(['"])(.*?)\1""", re.IGNORECASE | re.DOTALL)
 
 
@@ -94,10 +97,26 @@ def check_max_results(value, default: int = DEFAULT_MAX_RESULTS) -> int:
     return number
 
 
+def check_order_by(order_by) -> list[str]:
+    """An order_by list that is safe to parse: at most MAX_ORDER_BY strings of bounded length."""
+    if not isinstance(order_by, list) or any(not isinstance(clause, str) for clause in order_by):
+        raise invalid("'order_by' must be a list of strings.")
+    if len(order_by) > MAX_ORDER_BY:
+        raise invalid(f"'order_by' may have at most {MAX_ORDER_BY} clauses, not {len(order_by)}.")
+    for clause in order_by:
+        if len(clause) > MAX_ORDER_BY_LENGTH:
+            raise invalid(f"An 'order_by' clause must be at most {MAX_ORDER_BY_LENGTH} characters long.")
+    return order_by
+
+
 def page_offset(page_token) -> int:
-    offset = SearchUtils.parse_start_offset_from_page_token(page_token or None)
-    if offset < 0:
-        raise invalid("Invalid page token.")
+    """The offset a page token (from next_page_token) holds: INVALID_PARAMETER_VALUE for a forged one."""
+    try:
+        offset = SearchUtils.parse_start_offset_from_page_token(page_token or None)
+    except RecursionError:
+        raise invalid("Invalid page token.") from None
+    if not 0 <= offset <= MAX_PAGE_OFFSET:
+        raise invalid(f"Invalid page token: its offset must be from 0 to {MAX_PAGE_OFFSET}.")
     return offset
 
 
@@ -319,9 +338,7 @@ def order_runs(jobs: QuerySet, order_by: list[str], aliases: _Aliases) -> QueryS
     (newest first) unless sorted by it, then run id."""
     ordering = []
     seen = set()
-    for clause in order_by:
-        if not isinstance(clause, str):
-            raise invalid("'order_by' must be a list of strings.")
+    for clause in check_order_by(order_by):
         key_type, key, ascending = SearchUtils.parse_order_by_for_search_runs(clause)
         key = SearchUtils.translate_key_alias(key)
         if (key_type, key) in seen:
@@ -427,9 +444,7 @@ def order_experiments(experiments: QuerySet, order_by: list[str]) -> QuerySet:
     """MLflow's order: the clauses given (default newest first), then experiment id."""
     ordering = []
     fields = set()
-    for clause in order_by or ["creation_time DESC", "experiment_id ASC"]:
-        if not isinstance(clause, str):
-            raise invalid("'order_by' must be a list of strings.")
+    for clause in check_order_by(order_by) or ["creation_time DESC", "experiment_id ASC"]:
         key_type, key, ascending = SearchExperimentsUtils.parse_order_by_for_search_experiments(clause)
         if key_type != "attribute" or key not in EXPERIMENT_ORDER_FIELDS:
             raise invalid(f"Invalid order_by entity: {key_type}")

@@ -4,9 +4,10 @@ and resumable uploads at /data/uploads."""
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
+from studio.json_bodies import JSONParser
 from workspaces.access import WorkspaceAPIView
 from workspaces.downloads import file_response, folder_zip_response
 from workspaces.paths import clean_path, join

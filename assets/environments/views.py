@@ -7,7 +7,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from assets.models import BuildStatus, Environment, EnvironmentBuild
 from assets.versioning import DuplicateVersion
-from studio.streams import ProducerState, async_guard, file_event_stream
+from studio.streams import ProducerState, async_guard, file_event_stream, reader_access
 from workspaces.access import workspace_view
 from workspaces.downloads import StreamingFileResponse
 from workspaces.roles import Perm
@@ -189,5 +189,8 @@ async def environment_build_log_events(request, access, name, version):
         raise Http404("This environment has no build yet.")
     build_id = environment.build_id
     return file_event_stream(
-        request, path=envbuild.log_path(environment.build.spec_hash), poll=lambda: build_state(build_id)
+        request,
+        path=envbuild.log_path(environment.build.spec_hash),
+        poll=lambda: build_state(build_id),
+        allowed=reader_access(user=request.user, workspace=access.workspace.name, perm=Perm.DATA_READ),
     )

@@ -1,23 +1,22 @@
-import json
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from assets.models import Model, ModelType
+from studio import json_bodies
 
 
 @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
 class JsonObjectField(serializers.Field):
     """A mapping, given as a JSON object (JSON bodies) or as JSON text (multipart forms)."""
 
-    default_error_messages = {"invalid": 'Give a JSON object, e.g. {"team": "risk"}.'}
+    default_error_messages = {"invalid": 'Give a JSON object, e.g. {{"team": "risk"}}.'}  # braces doubled: str.format
 
     def to_internal_value(self, data):
         if isinstance(data, str):
             if not data.strip():
                 return {}
             try:
-                data = json.loads(data)
+                data = json_bodies.loads(data)
             except ValueError:
                 self.fail("invalid")
         if not isinstance(data, dict):

@@ -8,7 +8,11 @@ import time
 import pytest
 from django.test import RequestFactory
 
+from assets.environments import envbuild
+from assets.models import BuildStatus, Environment, EnvironmentBuild
 from studio.streams import FileEventStream, ProducerState, format_event, resume_offset
+from tests.jobs.test_stream_access import stream_of
+from workspaces.models import Membership
 
 # Before each poll the stream drops stale database connections, which touches the database layer.
 pytestmark = pytest.mark.django_db
@@ -170,3 +174,15 @@ def test_carriage_returns_in_a_line_cannot_start_a_field_of_their_own():
 )
 def test_the_resume_offset_comes_from_last_event_id_then_from(headers, query, offset):
     assert resume_offset(RequestFactory().get("/events" + query, **headers)) == offset
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_removed_while_streaming_a_build_log_loses_the_stream(workspace, reader):
+    """SECURITY 40: the environment build log's stream (session) ends once the reader is removed."""
+    build = EnvironmentBuild.objects.create(spec_hash="a" * 64, spec={}, status=BuildStatus.BUILDING)
+    Environment.objects.create(workspace=workspace, name="streamed-env", version="1", build=build)
+    envbuild.log_path(build.spec_hash).parent.mkdir(parents=True)
+    envbuild.log_path(build.spec_hash).write_text("resolving\n")
+    url = f"/workspaces/{workspace.name}/environments/streamed-env/1/build-log/events"
+    took = stream_of(url, Membership.objects.filter(workspace=workspace, user=reader).delete, user=reader)
+    assert took is not None, "the stream stayed open"

@@ -114,7 +114,8 @@ def test_person_uploads_previews_copies_downloads_a_csv_and_signs_out(page, sign
     page.get_by_test_id("upload-files").set_input_files(source)
     progress = page.get_by_test_id("upload-progress")
     expect(progress).to_be_visible()
-    page.wait_for_function("Number(document.querySelector('.upload-progress').dataset.percent) >= 20")
+    # A function, not an expression: Playwright evals an expression, which the page's CSP refuses.
+    page.wait_for_function("() => Number(document.querySelector('.upload-progress').dataset.percent) >= 20")
     screenshot(page, "upload-progress")
     expect(progress).to_have_attribute("data-done", "ok", timeout=30_000)
     cdp.send(
@@ -197,7 +198,7 @@ def test_folder_upload_shows_nested_folders_and_navigates_with_htmx(admin_page, 
 
     # The folder's Copy URI is the folder's path.
     listing.locator("tr[data-path='images/train/cats']").get_by_role("button", name="Copy URI").click()
-    page.wait_for_function("window.lastCopied !== undefined")
+    page.wait_for_function("() => window.lastCopied !== undefined")
     assert page.evaluate("window.lastCopied") == BLOB_URI + "images/train/cats/"
 
     # A plain-text file previews as text.

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.studio_process import ADMIN_USER, StudioProcess
+from tests.studio_process import ADMIN_PASSWORD, ADMIN_USER, StudioProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +49,7 @@ def test_make_run_starts_all_three_processes_prints_a_generated_password_once_an
         assert f"http://localhost:{studio.port}/" in log
         password = re.search(r"shown only this once: (\S+)", log).group(1)
 
-        health = httpx.get(studio.url + "/healthz").json()
+        health = studio.health().json()
         assert health["database"]["status"] == "ok" and health["broker"]["status"] == "ok"
         assert health["workers"]["alive"] >= 1
 
@@ -84,7 +84,7 @@ def test_broker_rabbitmq_works_by_environment_alone(tmp_path):
     try:
         studio.start()
         studio.wait_for_worker(timeout=60)
-        assert httpx.get(studio.url + "/healthz").json()["broker"]["transport"] == "amqp"
+        assert studio.health().json()["broker"]["transport"] == "amqp"
     finally:
         studio.close()
 
@@ -109,9 +109,55 @@ def test_healthz_reports_a_broken_broker_as_503(tmp_path):
     try:
         with pytest.raises(TimeoutError):
             studio.start(timeout=8)
-        response = _first_answer(studio.url + "/healthz")
+        assert _first_answer(studio.url + "/healthz").json() == {"status": "error"}
+        response = studio.health()
         assert response.status_code == 503
         body = response.json()
         assert body["database"]["status"] == "ok" and body["broker"]["status"] == "error"
+    finally:
+        studio.close()
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        raw = open(f"/proc/{pid}/environ", "rb").read()  # noqa: SIM115
+    except (FileNotFoundError, ProcessLookupError):
+        return {}
+    return dict(item.decode(errors="replace").partition("=")[::2] for item in raw.split(b"\0") if item)
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """{pid: command line} of every process below `pid` (honcho starts each in a session of its own)."""
+    out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=True).stdout
+    rows = [line.split(None, 2) for line in out.splitlines()]
+    children: dict[int, list[tuple[int, str]]] = {}
+    for child, parent, *args in rows:
+        children.setdefault(int(parent), []).append((int(child), args[0] if args else ""))
+    found, todo = {}, [pid]
+    while todo:
+        for child, args in children.get(todo.pop(), []):
+            found[child] = args
+            todo.append(child)
+    return found
+
+
+def test_no_process_the_launcher_starts_inherits_the_admin_password(tmp_path):
+    """The admin password is read once, by the launcher's bootstrap: web, worker, scheduler and node
+    manager (and whatever they start) run without it."""
+    studio = StudioProcess(tmp_path / "data")
+    try:
+        studio.start()
+        studio.wait_for_worker(timeout=60)
+        launcher = studio.proc.pid
+        assert _environ(launcher)["STUDIO_ADMIN_PASSWORD"] == ADMIN_PASSWORD  # what the test handed it
+        launcher_args = " ".join(open(f"/proc/{launcher}/cmdline").read().split("\0")).strip()  # noqa: SIM115
+        # honcho watches each process from a fork of the launcher: those are the launcher, not what it starts.
+        started = {pid: args for pid, args in _descendants(launcher).items() if args.strip() != launcher_args}
+        for name in ("uvicorn", "celery -A studio worker", "celery -A studio beat", "manage.py nodemanager"):
+            assert any(name in args for args in started.values()), f"{name} not found in {started}"
+        inherited = [args for pid, args in started.items() if "STUDIO_ADMIN_PASSWORD" in _environ(pid)]
+        assert inherited == []
+        assert all(_environ(pid).get("STUDIO_DATA_DIR") in (None, str(studio.data_dir)) for pid in started)
+        _sign_in(studio.url, ADMIN_USER, ADMIN_PASSWORD)  # bootstrap did use it
     finally:
         studio.close()

@@ -271,3 +271,13 @@ def test_contributor_and_data_scientist_can_submit_a_job(request, workspace, api
 def test_outsider_cannot_submit_into_a_foreign_workspace(workspace, outsider, api_client):
     assert api_client(outsider).post(BASE, {"spec": spec("command: echo\n")}, format="json").status_code == 404
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("timeout", ["-5", "0", str(10**30)])
+def test_a_timeout_out_of_range_answers_400_naming_limits_timeout(owner, workspace, api_client, timeout):
+    """SECURITY 24: a negative or huge limits.timeout is the user's error, not the database's."""
+    yaml_text = spec(f"command: echo hi\nlimits:\n  timeout: {timeout}\n")
+    field, message = error_of(submit(api_client(owner), yaml_text))
+    assert field == "limits.timeout"
+    assert "from 1 to 2147483647 seconds" in message and "(line 3)" in message
+    assert_nothing_created(workspace)

@@ -6,6 +6,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from honcho.manager import Manager
 
+# Variables only the launcher reads.
+CHILD_ENV_REMOVED = {"STUDIO_ADMIN_PASSWORD"}
+
 
 class Command(BaseCommand):
     help = "Start the studio: web server, Celery worker and scheduler, stopped together by Ctrl-C."
@@ -17,9 +20,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, no_worker, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("createcachetable", verbosity=0)  # the default cache's table, when it is one
         call_command("bootstrap")
         python = sys.executable
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # The admin password is used once, by bootstrap above; no child process inherits it.
+        env = {name: value for name, value in os.environ.items() if name not in CHILD_ENV_REMOVED}
+        env["PYTHONUNBUFFERED"] = "1"
         processes = {
             "web": [
                 python,
