@@ -1,11 +1,13 @@
 """Environment build figures (printed; not a timed test).
 
-    .venv/bin/python bench/envbuild.py [--skip-cold]
+    .venv/bin/python bench/envbuild.py [--rounds 3] [--skip-cold]
 
-1. Cold build of the curated scikit-learn environment (AzureML-sklearn-1.5-py311) into a fresh
-   registry folder, with uv's package cache empty (UV_CACHE_DIR = a fresh temporary folder):
-   every wheel is downloaded from PyPI.
-2. The same build again into a fresh registry folder with that cache now warm (no downloads).
+1. Cold builds of an environment with the curated scikit-learn packages (AzureML-sklearn-1.5-py311's
+   conda file) in a workspace, with its uv package cache empty: every wheel comes from PyPI. Once in
+   the sandbox (bubblewrap) and once without it (STUDIO_SANDBOX=none).
+2. The same build with the cache warm (no downloads), alternating sandbox and no sandbox over
+   `--rounds` rounds, each into a fresh registry folder: the sandbox's cost as a ratio of the
+   build outside it, best against best (target <= 1.2).
 3. Resolving an identical spec a second time: the service returns the existing Succeeded build
    (target < 0.5 s), measured both for `environment_build_for_spec` alone and for a whole
    `environment_create` of another environment with the same packages.
@@ -29,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-cold", action="store_true", help="Use the machine's uv cache instead of an empty one.")
+    parser.add_argument("--skip-cold", action="store_true", help="Only the warm builds (and the cache hits).")
+    parser.add_argument("--rounds", type=int, default=3, help="Warm builds per mode. Default: 3.")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="envbuild-bench-"))
@@ -55,33 +58,51 @@ def main() -> None:
     curated = Environment.objects.get(name="AzureML-sklearn-1.5-py311", version="1")
     conda = curated.conda_file
 
-    def timed_build(label: str, cache: Path | None) -> float:
-        if cache is not None:
-            os.environ["UV_CACHE_DIR"] = str(cache)
-        else:
-            os.environ.pop("UV_CACHE_DIR", None)
-        shutil.rmtree(envbuild.registry_root(), ignore_errors=True)  # a fresh registry folder
-        EnvironmentBuild.objects.all().update(status=BuildStatus.NOT_STARTED, error="")
-        build = services.environment_build_start(environment=curated)
+    from django.conf import settings
+
+    from core import sandbox
+
+    environment = services.environment_create(workspace=workspace, user=user, name="sklearn", conda_file=conda)
+    build = environment.build
+    cache = envbuild.cache_folder(workspace.guid.hex)
+
+    def timed_build(mode: str) -> float:
+        """One build of the environment into a fresh registry folder, in the given sandbox mode."""
+        settings.STUDIO_SANDBOX = mode
+        sandbox._probe.cache_clear()
+        shutil.rmtree(envbuild.build_folder(build.spec_hash), ignore_errors=True)
+        EnvironmentBuild.objects.filter(pk=build.pk).update(status=BuildStatus.NOT_STARTED, error="")
         started = time.perf_counter()
         build_environment(build.pk)
         seconds = time.perf_counter() - started
         build.refresh_from_db()
-        packages = len(envbuild.installed_packages(build.spec_hash))
-        print(f"{label:<44} {seconds:7.1f} s   {build.status}, {packages} packages   {build.error}")
         if build.status != BuildStatus.SUCCEEDED:
-            raise SystemExit(1)
+            raise SystemExit(f"the build failed ({mode}): {build.error}")
         return seconds
 
-    print(f"uv: {' '.join(envbuild.uv_command())}   scratch: {scratch}")
-    print(f"spec: {', '.join(resolve_conda(load_conda_yaml(conda)).requirements)}")
+    packages = len(load_conda_yaml(conda).get("dependencies", []))
+    print(f"uv: {envbuild.uv_binary()}   scratch: {scratch}   sandbox here: {sandbox.status().backend}")
+    print(f"spec: {', '.join(resolve_conda(load_conda_yaml(conda)).requirements)}  ({packages} conda entries)")
     print()
-    if args.skip_cold:
-        timed_build("build, the machine's uv cache (state unknown)", None)
-    else:
-        cache = scratch / "uv-cache"
-        timed_build("cold build, empty uv cache (downloads)", cache)
-        timed_build("build again, warm uv cache (no downloads)", cache)
+    if not args.skip_cold:
+        for mode, label in (("bwrap", "in the sandbox"), ("none", "without the sandbox")):
+            shutil.rmtree(cache, ignore_errors=True)
+            print(f"cold build, empty uv cache (downloads), {label:<22} {timed_build(mode):7.1f} s")
+    timed_build("none")  # the cache is warm from here on
+    warm: dict[str, list[float]] = {"bwrap": [], "none": []}
+    for round_ in range(args.rounds):
+        for mode in ("bwrap", "none") if round_ % 2 == 0 else ("none", "bwrap"):
+            warm[mode].append(timed_build(mode))
+    print()
+    print(f"warm uv cache, {args.rounds} rounds each (seconds):")
+    for mode, label in (("bwrap", "in the sandbox"), ("none", "without the sandbox")):
+        runs = warm[mode]
+        print(f"  {label:<22} best {min(runs):5.2f}   median {statistics.median(runs):5.2f}   {runs}")
+    ratio = min(warm["bwrap"]) / min(warm["none"])
+    median_ratio = statistics.median(warm["bwrap"]) / statistics.median(warm["none"])
+    print(f"  sandbox / no sandbox: {ratio:.2f} (best), {median_ratio:.2f} (medians)   target <= 1.2")
+    settings.STUDIO_SANDBOX = "auto"
+    sandbox._probe.cache_clear()
 
     # The cache hit: an identical spec, written differently, resolves to the Succeeded build.
     same_spec = (
@@ -90,7 +111,9 @@ def main() -> None:
     hits = []
     for _ in range(20):
         started = time.perf_counter()
-        build = services.environment_build_for_spec(spec=resolve_conda(load_conda_yaml(same_spec)))
+        build = services.environment_build_for_spec(
+            spec=resolve_conda(load_conda_yaml(same_spec)).scoped(workspace.guid.hex)
+        )
         hits.append(time.perf_counter() - started)
         assert build.status == BuildStatus.SUCCEEDED
     creates = []

@@ -71,13 +71,6 @@ def upload_tree(local: Path, datastore: Datastore, prefix: str) -> int:
     return count
 
 
-def _chown_tree(path: Path, uid: int) -> None:
-    os.chown(path, uid, uid)
-    for folder, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
-
-
 class JobRunner:
     def __init__(self, job: Job, *, node_name: str):
         self.job = job
@@ -178,10 +171,10 @@ class JobRunner:
             self.binds += sandbox.python_binds(python)
         uid = sandbox.uid_for(self.job.workspace_id) if os.geteuid() == 0 else None
         if uid is not None and sandbox.status().isolated:
-            _chown_tree(self.wd, uid)
+            sandbox.chown_tree(self.wd, uid)
             for bind in self.binds:
                 if bind.writable and bind.source != self.wd:
-                    _chown_tree(bind.source, uid)
+                    sandbox.chown_tree(bind.source, uid)
         token = services.job_token_create(job=self.job)
         network = sandbox.Network.INTERNET if settings.STUDIO_SANDBOX_INTERNET else sandbox.Network.STUDIO
         return sandbox.Spec(

@@ -8,21 +8,22 @@ Registry layout (the seed's "image in the container registry"), one folder per r
         requirements.lock   what was installed, version by version (`uv pip freeze`)
         venv/               the virtualenv; appears only once it is complete
 
-A build happens in `venv.tmp-<random>/` next to `venv/` and is renamed into place when it has
-succeeded, so a half-built virtualenv is never used. uv never downloads a Python: the version
+A build happens in its scope's folder (`registry/.scopes/<scope>/building/<random>/`, beside the
+scope's uv cache, so uv hard-links files from its cache instead of copying them) and is renamed to
+`venv/` when it has succeeded, so a half-built virtualenv is never used. uv never downloads a Python: the version
 asked for must be one the machine has.
 
 Every uv command runs in the studio's sandbox (core.sandbox): packages run their own code while
 they build (an sdist's setup.py), so a build may write only its new virtualenv and its scope's
-package cache (`registry/.uv-cache/<scope>/`), reads nothing of the studio's data, and reaches the
+package cache (`registry/.scopes/<scope>/`), reads nothing of the studio's data, and reaches the
 network only through the sandbox's proxy. The interpreter of a built environment is never run
 outside a sandbox either (a package's `.pth` file runs at every start).
 """
 
 import os
 import re
+import shlex
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -87,9 +88,14 @@ def uv_binary() -> Path:
     return Path(find_uv_bin())
 
 
+def scope_folder(scope: str) -> Path:
+    """What builds of one scope (a workspace, or "studio" for the curated environments) may write:
+    uv's package cache and the virtualenvs being built."""
+    return registry_root() / ".scopes" / (scope or "studio")
+
+
 def cache_folder(scope: str) -> Path:
-    """uv's package cache of one scope (a workspace, or "studio" for the curated environments)."""
-    return registry_root() / ".uv-cache" / (scope or "studio")
+    return scope_folder(scope) / "uv-cache"
 
 
 def _uv_env(spec: ResolvedSpec) -> dict:
@@ -101,7 +107,7 @@ def _uv_env(spec: ResolvedSpec) -> dict:
         "NO_COLOR": "1",
         "COLUMNS": "1000",  # one log line per message; the browser wraps them
     }
-    for name in ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX", "SSL_CERT_FILE"):
+    for name in ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_OFFLINE", "SSL_CERT_FILE"):
         if os.environ.get(name):
             env[name] = os.environ[name]
     return env
@@ -118,24 +124,36 @@ class _Sandbox:
     """What every uv command of one build may see: the build folder (read-only), its new
     virtualenv and its scope's cache (writable), uv and the Python it builds with."""
 
-    def __init__(self, spec: ResolvedSpec, folder: Path, temp: Path):
+    def __init__(self, spec: ResolvedSpec, folder: Path):
         self.spec = spec
         self.folder = folder
-        cache = cache_folder(spec.scope)
-        cache.mkdir(parents=True, exist_ok=True)
-        uid = sandbox.uid_for(sandbox.BUILDER_UID_OFFSET) if os.geteuid() == 0 else None
-        if uid is not None and sandbox.status().isolated:
-            for path in (cache, temp):
-                if path.stat().st_uid != uid:
-                    os.chown(path, uid, uid)
+        scope = scope_folder(spec.scope)
+        cache_folder(spec.scope).mkdir(parents=True, exist_ok=True)
+        isolated = sandbox.status().isolated
+        uid = sandbox.uid_for(sandbox.BUILDER_UID_OFFSET) if os.geteuid() == 0 and isolated else None
+        # Whoever writes the scope owns all of it: the builder's uid, or the studio's own user when
+        # builds run without the sandbox (a host that switched between the two gets it back).
+        owner = scope / ".owner"
+        wanted = str(uid if uid is not None else os.geteuid())
+        if os.geteuid() == 0 and (not owner.exists() or owner.read_text() != wanted):
+            sandbox.chown_tree(scope, int(wanted))
+            owner.write_text(wanted)
         self.uid = uid
         self.binds = [
             sandbox.Bind(folder),
-            sandbox.Bind(temp, writable=True),
-            sandbox.Bind(cache, writable=True),
+            sandbox.Bind(scope, writable=True),
             sandbox.Bind(uv_binary()),
             *sandbox.python_binds(Path(os.path.realpath(sys.executable))),
         ]
+
+    def new_venv(self) -> Path:
+        """An empty folder for the new virtualenv, beside the scope's cache."""
+        temp = scope_folder(self.spec.scope) / "building" / uuid.uuid4().hex[:12]
+        temp.mkdir(parents=True)
+        if self.uid is not None:
+            os.chown(temp.parent, self.uid, self.uid)
+            os.chown(temp, self.uid, self.uid)
+        return temp
 
     def spec_for(self, command: list[str], name: str) -> sandbox.Spec:
         return sandbox.Spec(
@@ -168,11 +186,10 @@ class BuildLog:
         self._file.close()
 
 
-def _run(command: list[str], *, log: BuildLog, box: _Sandbox, timeout: float) -> int:
-    """Run one uv command in the build's sandbox, streaming its output into the log; end the
-    sandbox at the timeout."""
-    log.write("$ " + " ".join(["uv", *command[1:]]))
-    process = sandbox.start(box.spec_for(command, f"build-{box.spec.hash[:12]}"))
+def _run(script: str, *, log: BuildLog, box: _Sandbox, timeout: float) -> int:
+    """Run the build's uv commands (a shell script) in one sandbox, streaming their output into
+    the log; end the sandbox at the timeout."""
+    process = sandbox.start(box.spec_for(["/bin/sh", "-c", script], f"build-{box.spec.hash[:12]}"))
     timed_out = threading.Event()
 
     def kill() -> None:
@@ -190,23 +207,33 @@ def _run(command: list[str], *, log: BuildLog, box: _Sandbox, timeout: float) ->
         timer.cancel()
         process.close()
     if timed_out.is_set():
-        log.write(f"Stopped: the command took longer than {int(timeout)} seconds.")
+        log.write(f"Stopped: the build took longer than {int(timeout)} seconds.")
         return -1
     return code
 
 
-def _freeze(box: _Sandbox, temp: Path) -> str:
-    """`uv pip freeze` of the new virtualenv, in the sandbox: it starts the new interpreter."""
-    process = sandbox.start(
-        box.spec_for([str(uv_binary()), "pip", "freeze", "--python", f"{temp}/bin/python", "--no-config"], "freeze"),
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        output = process.stdout.read().decode(errors="replace")
-        process.wait(timeout=120)
-    finally:
-        process.close()
-    return output
+# The steps of a build, each ending the script with its own exit code when it fails.
+FIND, CREATE, INSTALL, FREEZE = 11, 12, 13, 14
+
+
+def _script(*, uv: str, python: str, temp: Path, lock: Path, requirements: bool) -> str:
+    """The build as one shell script: each uv command echoed before it runs, as the log shows it."""
+    steps = [
+        (FIND, [uv, "python", "find", python, "--no-config"], ""),
+        (CREATE, [uv, "venv", str(temp), "--python", python, "--relocatable", "--no-config"], ""),
+    ]
+    if requirements:
+        install = [uv, "pip", "install", "--python", f"{temp}/bin/python", "-r", "requirements.txt", "--no-config"]
+        steps.append((INSTALL, install, ""))
+    freeze = [uv, "pip", "freeze", "--python", f"{temp}/bin/python", "--no-config"]
+    steps.append((FREEZE, freeze, f" > {shlex.quote(str(lock))} 2>/dev/null"))
+    lines = []
+    for code, command, redirect in steps:
+        shown = " ".join(["uv", *command[1:]])
+        if code != FREEZE:
+            lines.append(f"echo {shlex.quote('$ ' + shown)}")
+        lines.append(f"{shlex.join(command)}{redirect} || exit {code}")
+    return "\n".join(lines) + "\n"
 
 
 def explain_failure(tail: list[str], spec: ResolvedSpec) -> str:
@@ -239,39 +266,34 @@ def build(spec: ResolvedSpec, *, spec_hash: str, timeout: float = DEFAULT_TIMEOU
     folder = build_folder(spec_hash)
     folder.mkdir(parents=True, exist_ok=True)
     log = BuildLog(log_path(spec_hash))
-    temp = folder / f"venv.tmp-{uuid.uuid4().hex[:8]}"
-    temp.mkdir()
     uv = str(uv_binary())
     started = time.monotonic()
+    temp = None
     try:
-        box = _Sandbox(spec, folder, temp)
+        box = _Sandbox(spec, folder)
+        temp = box.new_venv()
         log.write(f"=== Build of environment image {spec_hash[:12]} started ===")
         log.write(f"Python {spec.python}; {len(spec.requirements)} requirement(s)")
+        requirements = folder / "requirements.txt"
+        requirements.write_text(spec.requirements_text)
+        lock = temp.parent / f"{temp.name}.lock"
         python = _python_request(spec.python)
-        find = [uv, "python", "find", python, "--no-config"]
-        if _run(find, log=log, box=box, timeout=60) != 0:
+        script = _script(uv=uv, python=python, temp=temp, lock=lock, requirements=bool(spec.requirements))
+        code = _run(script, log=log, box=box, timeout=timeout)
+        if code == FIND:
             error = (
                 f"Python {spec.python} is not available on this studio (it runs Python {STUDIO_PYTHON}); "
                 f"the studio does not download Python interpreters. Ask for python={STUDIO_PYTHON} "
                 f"or install Python {spec.python} on the worker."
             )
+        elif code != 0:
+            error = (
+                explain_failure(log.tail, spec) if code != -1 else f"The build took longer than {int(timeout)} seconds."
+            )
+        if code != 0:
             log.write(f"Failed: {error}")
             return BuildResult(ok=False, error=error)
-        # Paths relative to the build folder (the working directory) keep the log readable.
-        create = [uv, "venv", temp.name, "--python", python, "--relocatable", "--no-config"]
-        if _run(create, log=log, box=box, timeout=timeout) != 0:
-            error = explain_failure(log.tail, spec)
-            log.write(f"Failed: {error}")
-            return BuildResult(ok=False, error=error)
-        requirements = folder / "requirements.txt"
-        requirements.write_text(spec.requirements_text)
-        if spec.requirements:
-            install = [uv, "pip", "install", "--python", f"{temp.name}/bin/python", "-r", requirements.name]
-            if _run([*install, "--no-config"], log=log, box=box, timeout=timeout) != 0:
-                error = explain_failure(log.tail, spec)
-                log.write(f"Failed: {error}")
-                return BuildResult(ok=False, error=error)
-        (folder / "requirements.lock").write_text(_freeze(box, temp))
+        (folder / "requirements.lock").write_text(lock.read_text() if lock.exists() else "")
         target = venv_path(spec_hash)
         if target.exists():  # a venv from an earlier build whose row was reset: replace it
             shutil.rmtree(target)
@@ -284,5 +306,7 @@ def build(spec: ResolvedSpec, *, spec_hash: str, timeout: float = DEFAULT_TIMEOU
         log.write(f"Failed: {exc}")
         return BuildResult(ok=False, error=f"The build failed: {exc}")
     finally:
-        shutil.rmtree(temp, ignore_errors=True)
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+            temp.parent.joinpath(f"{temp.name}.lock").unlink(missing_ok=True)
         log.close()

@@ -189,6 +189,14 @@ def uid_for(workspace_id: int) -> int:
 BUILDER_UID_OFFSET = 0  # environment builds: uid_for(0), a uid no workspace has
 
 
+def chown_tree(path: Path, uid: int) -> None:
+    """Give a folder and everything in it to `uid` (links themselves, never their targets)."""
+    os.chown(path, uid, uid)
+    for folder, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+
+
 def python_binds(python: Path) -> list[Bind]:
     """Read-only binds for an interpreter: a virtualenv and the Python its `pyvenv.cfg` names, or
     the installation a plain interpreter lives in."""

@@ -63,7 +63,9 @@ def _serve(listener, path: str) -> None:
             fd, _ = listener._accept()
         except OSError:
             return
-        _thread.start_new_thread(_relay, (_socket.socket(fileno=fd), path))
+        client = _socket.socket(fileno=fd)
+        client.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)  # a relay adds no delay of its own
+        _thread.start_new_thread(_relay, (client, path))
 
 
 def _listen(host: str, port: int):

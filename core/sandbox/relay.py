@@ -191,6 +191,7 @@ class Relay:
             client.close()
             return
         upstream.settimeout(None)
+        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         _splice(client, upstream)
 
     def _proxy(self, client: socket.socket) -> None:
@@ -223,6 +224,7 @@ class Relay:
         except OSError as exc:
             return _refuse(client, "502 Bad Gateway", f"{host}:{port} could not be reached: {exc}")
         upstream.settimeout(None)
+        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a relay adds no delay of its own
         if method == "CONNECT":
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             return _splice(client, upstream, rest)

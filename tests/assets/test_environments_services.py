@@ -206,7 +206,8 @@ def test_a_build_installs_the_packages_into_its_own_venv(workspace, owner):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(envbuild.venv_path(build.spec_hash))
     assert "six==" in "\n".join(envbuild.installed_packages(build.spec_hash))
-    assert not list(envbuild.build_folder(build.spec_hash).glob("venv.tmp-*"))  # no leftovers
+    building = envbuild.scope_folder(workspace.guid.hex) / "building"
+    assert building.is_dir() and not list(building.iterdir())  # no leftovers
 
 
 def test_a_conda_only_package_fails_the_build_naming_it(workspace, owner):

@@ -272,6 +272,19 @@ def test_cancel_kills_the_process_group_and_the_node_serves_the_next_job(jobs):
     assert node in {n["node_id"] for n in jobs.cluster("faults")["nodes"]}
 
 
+# SECURITY.md 19: a job over its limits.timeout.
+
+
+def test_a_job_over_its_timeout_is_canceled_naming_it_and_its_tree_is_gone(jobs):
+    marker = new_marker()
+    name = jobs.submit(tree_job(marker) + "limits:\n  timeout: 3\n", compute="faults")
+    jobs.wait_log(name, r"grandchild \d+")
+    job = jobs.wait(name, timeout=30)
+    assert (job["status"], job["status_reason"]) == ("Canceled", "The job exceeded its limits.timeout of 3 seconds.")
+    assert "The job exceeded its limits.timeout of 3 s: stopping it." in jobs.log(name)
+    wait_for(lambda: not marked_processes(marker), timeout=5, what="the job's process tree to be gone")
+
+
 # SECURITY.md 21: floods, a line with no end, markup.
 
 
