@@ -27,6 +27,7 @@ def user_for_token(raw: str):
     # A job's token (MLFLOW_TRACKING_TOKEN) reaches only the job's workspace: workspace selectors
     # read this mark (workspaces.selectors.workspace_access).
     user.token_workspace_id = token.workspace_id
+    user.token_job_name = token.job_name
     return user
 
 

@@ -39,7 +39,7 @@ def compute_list(request, access):
     for cluster in clusters:
         cluster.counts = _node_counts(cluster)
         cluster.running_jobs = [node.job for node in cluster.nodes.all() if node.job_id]
-    context = {"access": access, "clusters": clusters, "can_read_jobs": access.allows(Perm.DATA_READ)}
+    context = {"access": access, "clusters": clusters, "can_read_jobs": access.allows(Perm.JOBS_READ)}
     template = (
         "compute/list.html#clusters" if request.htmx and request.htmx.target == "clusters" else "compute/list.html"
     )
@@ -82,7 +82,7 @@ def compute_detail(request, access, name):
         "cluster": cluster,
         "form": form,
         "can_write": access.allows(Perm.COMPUTE_WRITE),
-        "can_read_jobs": access.allows(Perm.DATA_READ),
+        "can_read_jobs": access.allows(Perm.JOBS_READ),
         "active_jobs": _unfinished_jobs(access, cluster),
     }
     template = "compute/detail.html"

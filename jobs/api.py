@@ -117,8 +117,8 @@ def _page(request, jobs, query: dict) -> dict:
 
 
 class _JobApi(WorkspaceAPIView):
-    read_permission = Perm.DATA_READ
-    write_permission = Perm.DATA_WRITE
+    read_permission = Perm.JOBS_READ
+    write_permission = Perm.JOBS_WRITE
 
     def get_job(self, name):
         job = selectors.job_by_name(workspace=self.access.workspace, name=name)

@@ -67,7 +67,9 @@ class Job(models.Model):
     spec = models.JSONField(default=dict, help_text="The validated, resolved spec")
     command = models.TextField(blank=True)
     code_path = models.CharField(max_length=1024, blank=True, help_text="Snapshot folder in the artifact store")
-    code_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the snapshot, checked before it runs")
+    code_digest = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the snapshot, checked before it runs"
+    )
     compute = models.ForeignKey(
         "compute.ComputeCluster", on_delete=models.PROTECT, null=True, blank=True, related_name="jobs"
     )

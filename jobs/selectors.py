@@ -79,3 +79,20 @@ def experiments_for_workspace(*, workspace: Workspace) -> QuerySet[Experiment]:
         .annotate(job_count=Count("jobs"), last_job_at=Max("jobs__created_at"))
         .order_by("-last_job_at", "name")
     )
+
+
+MAX_RUN_DEPTH = 20
+
+
+def started_by_the_job(access, job: Job) -> bool:
+    """Whether `job` is the token's own job or a run it started (a descendant of it)."""
+    if job.pk == access.job_id or job.parent_id == access.job_id:
+        return True
+    parent_id = job.parent_id
+    for _ in range(MAX_RUN_DEPTH):
+        if parent_id is None:
+            return False
+        parent_id = Job.objects.filter(pk=parent_id).values_list("parent_id", flat=True).first()
+        if parent_id == access.job_id:
+            return True
+    return False

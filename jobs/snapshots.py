@@ -19,9 +19,12 @@ _SNAPSHOT = re.compile(r"^ExperimentRun/dcid\.[^/]+/code(/.*)?$")
 _HOLDS_SNAPSHOTS = re.compile(r"^(ExperimentRun(/dcid\.[^/]+)?)?$")
 
 
-def snapshot_guard(datastore, path: str) -> str:
+_JOB_FOLDER = re.compile(r"^ExperimentRun/dcid\.([^/]+)(/|$)")
+
+
+def snapshot_guard(datastore, path: str, access=None) -> str:
     """Why `path` may not be written or deleted through any route ('' if it may): a job's code
-    snapshot is fixed when the job is submitted."""
+    snapshot is fixed when the job is submitted, and a job's own token writes no other job's folder."""
     if getattr(datastore, "name", "") != ARTIFACT_STORE or not getattr(datastore, "is_workspace_managed", True):
         return ""
     path = path.strip("/")
@@ -30,7 +33,20 @@ def snapshot_guard(datastore, path: str) -> str:
             f"{path or 'The datastore root'} holds job code snapshots, which cannot be changed after "
             "submission: submit a new job with the new code."
         )
+    if getattr(access, "job", "") and not _own_folder(access, path):
+        return f"A job's token writes only its own run's folders in {ARTIFACT_STORE}, not {path[:200]}."
     return ""
+
+
+def _own_folder(access, path: str) -> bool:
+    from .models import Job
+    from .selectors import started_by_the_job
+
+    match = _JOB_FOLDER.match(path)
+    if not match:
+        return False
+    job = Job.objects.filter(workspace=access.workspace, name=match[1]).only("pk", "parent_id").first()
+    return job is not None and started_by_the_job(access, job)
 
 
 def _file_digest(handle) -> str:

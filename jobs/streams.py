@@ -163,10 +163,10 @@ async def _job_id_or_404(workspace, name: str) -> int:
     return job_id
 
 
-@async_guard(workspace_view(read=Perm.DATA_READ))
+@async_guard(workspace_view(read=Perm.JOBS_READ))
 async def job_stream(request, access, name):
     """The job page's live log (session auth)."""
-    allowed = reader_access(user=request.user, workspace=access.workspace.name, perm=Perm.DATA_READ)
+    allowed = reader_access(user=request.user, workspace=access.workspace.name, perm=Perm.JOBS_READ)
     return job_event_stream(request, await _job_id_or_404(access.workspace, name), allowed=allowed)
 
 
@@ -206,13 +206,13 @@ def _api_access(request, workspace: str):
         return _error(404, "NotFound", f"No workspace named {workspace!r}.")
     if request.method not in SAFE_METHODS:
         return _error(405, "UserError", f'Method "{request.method}" not allowed.')
-    if not access.allows(Perm.DATA_READ):
+    if not access.allows(Perm.JOBS_READ):
         return _error(
             403,
             "AuthorizationFailed",
             f"Your role ({access.role_label}) in {access.workspace.name} does not allow this.",
         )
-    return access, reader_access(user=user, workspace=workspace, perm=Perm.DATA_READ, token=token)
+    return access, reader_access(user=user, workspace=workspace, perm=Perm.JOBS_READ, token=token)
 
 
 async def job_stream_api(request, workspace, name):
@@ -227,4 +227,4 @@ async def job_stream_api(request, workspace, name):
     return job_event_stream(request, job_id, allowed=allowed)
 
 
-job_stream_api.studio_access = {"scope": "workspace", "read": Perm.DATA_READ, "write": None}
+job_stream_api.studio_access = {"scope": "workspace", "read": Perm.JOBS_READ, "write": None}

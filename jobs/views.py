@@ -93,7 +93,7 @@ def _elapsed(job) -> str:
 # -- the list ---------------------------------------------------------------------------------------
 
 
-@workspace_view(read=Perm.DATA_READ)
+@workspace_view(read=Perm.JOBS_READ)
 @vary_on_headers("HX-Request")
 def job_list(request, access):
     if request.GET.get("tab") == "experiments":
@@ -175,7 +175,7 @@ def _component_code(component):
     return spool
 
 
-@workspace_view(read=Perm.DATA_WRITE, write=Perm.DATA_WRITE)
+@workspace_view(read=Perm.JOBS_WRITE, write=Perm.JOBS_WRITE)
 def job_create(request, access):
     form = _submit_form(access, request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -396,7 +396,7 @@ def _images_context(job) -> dict:
     return {"images": images, "drawings": drawings, "images_error": error, "images_capped": capped}
 
 
-@workspace_view(read=Perm.DATA_READ)
+@workspace_view(read=Perm.JOBS_READ)
 @vary_on_headers("HX-Request")
 def job_detail(request, access, name):
     job = _job_or_404(access, name)
@@ -407,7 +407,7 @@ def job_detail(request, access, name):
         "tab": tab,
         "active": job.status in ACTIVE,
         "elapsed": _elapsed(job),
-        "can_cancel": job.status in ACTIVE and access.allows(Perm.DATA_WRITE),
+        "can_cancel": job.status in ACTIVE and access.allows(Perm.JOBS_WRITE),
     }
     target = request.htmx.target if request.htmx else None
     if tab == "overview":
@@ -426,7 +426,7 @@ def job_detail(request, access, name):
     return render(request, template, context)
 
 
-@workspace_view(read=Perm.DATA_WRITE, write=Perm.DATA_WRITE)
+@workspace_view(read=Perm.JOBS_WRITE, write=Perm.JOBS_WRITE)
 @require_POST
 def job_cancel(request, access, name):
     job = _job_or_404(access, name)
@@ -439,7 +439,7 @@ def job_cancel(request, access, name):
     return redirect("job_detail", access.workspace.name, job.name)
 
 
-@workspace_view(read=Perm.DATA_WRITE, write=Perm.DATA_WRITE)
+@workspace_view(read=Perm.JOBS_READ, write=Perm.DATA_WRITE)
 @require_POST
 def job_register_model(request, access, name):
     """Register a folder (or file) of the job's folder as a model version, with the job as its lineage."""
@@ -479,7 +479,7 @@ def _register_from_job(access, user, job, fields, path: str) -> Model:
 # -- metrics, images, compare -----------------------------------------------------------------------
 
 
-@workspace_view(read=Perm.DATA_READ)
+@workspace_view(read=Perm.JOBS_READ)
 def job_metrics(request, access, name):
     """Each metric of the job with its point count and latest value, and whether the job still runs."""
     job = _job_or_404(access, name)
@@ -493,7 +493,7 @@ def job_metrics(request, access, name):
     )
 
 
-@workspace_view(read=Perm.DATA_READ)
+@workspace_view(read=Perm.JOBS_READ)
 def job_metric_series(request, access, name):
     """One metric's points for a chart: ?key=, x=step|time, after_id=<last_id of an earlier answer>."""
     job = _job_or_404(access, name)
@@ -506,7 +506,7 @@ def job_metric_series(request, access, name):
     return JsonResponse(metric_charts.metric_points(job, key, x=x, after_id=after_id))
 
 
-@workspace_view(read=Perm.DATA_READ)
+@workspace_view(read=Perm.JOBS_READ)
 def job_image(request, access, name):
     """An image of the job's folder, only ever as a raster image type (never SVG or HTML)."""
     job = _job_or_404(access, name)
@@ -531,7 +531,7 @@ def _compare_rows(values_of, jobs, keys) -> list[dict]:
     return rows
 
 
-@workspace_view(read=Perm.DATA_READ)
+@workspace_view(read=Perm.JOBS_READ)
 def job_compare(request, access):
     """Two to ten jobs side by side: properties, parameters, latest metrics, and overlaid charts."""
     names = list(dict.fromkeys(request.GET.getlist("job")))
@@ -584,7 +584,7 @@ def _log_bytes(job_id: int):
         yield text.encode()
 
 
-@workspace_view(read=Perm.DATA_READ)
+@workspace_view(read=Perm.JOBS_READ)
 def job_log_download(request, access, name):
     """The whole std_log.txt, also while the job runs."""
     job = _job_or_404(access, name)
@@ -594,7 +594,7 @@ def job_log_download(request, access, name):
     return response
 
 
-@workspace_view(read=Perm.DATA_READ)
+@workspace_view(read=Perm.JOBS_READ)
 def job_file_download(request, access, name):
     """A file of the job's folder; a folder (or `all`: outputs and logs) as a zip."""
     job = _job_or_404(access, name)

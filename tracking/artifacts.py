@@ -52,7 +52,7 @@ def _file_path(call: Call, artifact_path: str, *, write: bool = False):
         raise invalid(f"Name a path inside the datastore {datastore.name}, not its root.")
     if write:
         try:
-            check_writable(datastore, path)
+            check_writable(datastore, path, call.access)
         except PermissionDenied as exc:
             raise MlflowException(str(exc), PERMISSION_DENIED) from None
     return _storage(datastore), path

@@ -24,7 +24,7 @@ from .http import Call, check_value_length, endpoint, invalid, not_found
 from .locations import artifact_uri, parse_artifact_uri
 from .search import search_experiments
 from .serialize import experiment_dict, read_message
-from .services import get_experiment
+from .services import get_experiment, refuse_job_tokens
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 NAME_MAX_LENGTH = Experiment._meta.get_field("name").max_length
@@ -57,6 +57,7 @@ def _active_experiment(call: Call, experiment_id) -> Experiment:
 
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
 def create_experiment(call: Call) -> dict:
+    refuse_job_tokens(call, "create experiments")
     request = read_message(call, CreateExperiment())
     name = _valid_name(request.name)
     tags = {}
@@ -84,7 +85,7 @@ def get(call: Call) -> dict:
 def get_by_name(call: Call) -> dict:
     name = call.require("experiment_name")
     experiment = Experiment.objects.filter(workspace=call.workspace, name=name).first()
-    if experiment is None:
+    if experiment is None or (call.access.job and experiment.pk != call.access.job_experiment_id):
         raise not_found(f"Could not find experiment with name '{str(name)[:200]}'")
     return {"experiment": experiment_dict(experiment)}
 
@@ -100,6 +101,8 @@ def search(call: Call) -> dict:
         order_by=list(request.order_by),
         page_token=request.page_token,
     )
+    if call.access.job:  # a job's token sees its own experiment only
+        experiments = [e for e in experiments if e.pk == call.access.job_experiment_id]
     response = {"experiments": [experiment_dict(experiment) for experiment in experiments]}
     if token:
         response["next_page_token"] = token
@@ -108,6 +111,7 @@ def search(call: Call) -> dict:
 
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
 def update(call: Call) -> dict:
+    refuse_job_tokens(call, "change experiments")
     experiment = get_experiment(call, call.require("experiment_id"))
     new_name = call.get("new_name")
     if new_name in (None, ""):
@@ -135,6 +139,7 @@ def _set_lifecycle(experiment: Experiment, stage: str) -> None:
 
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
 def delete(call: Call) -> dict:
+    refuse_job_tokens(call, "delete experiments")
     experiment = get_experiment(call, call.require("experiment_id"))
     if experiment.name == DEFAULT_EXPERIMENT_NAME:
         raise invalid("The workspace's Default experiment cannot be deleted.")
@@ -144,6 +149,7 @@ def delete(call: Call) -> dict:
 
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
 def restore(call: Call) -> dict:
+    refuse_job_tokens(call, "restore experiments")
     experiment = get_experiment(call, call.require("experiment_id"))
     _set_lifecycle(experiment, LifecycleStage.ACTIVE)
     return {}
@@ -151,6 +157,7 @@ def restore(call: Call) -> dict:
 
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
 def set_experiment_tag(call: Call) -> dict:
+    refuse_job_tokens(call, "tag experiments")
     key, value = call.require("key"), call.get("value", "")
     if not isinstance(key, str) or not isinstance(value, str):
         raise invalid("'key' and 'value' must be strings.")
@@ -167,6 +174,7 @@ def set_experiment_tag(call: Call) -> dict:
 
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
 def delete_experiment_tag(call: Call) -> dict:
+    refuse_job_tokens(call, "tag experiments")
     key = call.require("key")
     with transaction.atomic():
         experiment = _active_experiment(call, call.require("experiment_id"))

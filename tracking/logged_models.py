@@ -266,6 +266,8 @@ def _experiments(call: Call, experiment_ids) -> list[Experiment]:
     experiments = list(Experiment.objects.filter(workspace=call.workspace, pk__in=pks))
     if "0" in experiment_ids:
         experiments.append(default_experiment(call.workspace))
+    if call.access.job:  # a job's token sees its own experiment only
+        experiments = [e for e in experiments if e.pk == call.access.job_experiment_id]
     return experiments
 
 

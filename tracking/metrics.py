@@ -331,10 +331,10 @@ def get_history(call: Call) -> HttpResponse:
 
 
 def _run_state(workspace_id: int, run_id: str) -> tuple | None:
-    """(pk, lifecycle_stage) of the workspace's run, in one plain query (the hot path's lookup)."""
+    """(pk, lifecycle_stage, parent pk) of the workspace's run, in one plain query (the hot path's lookup)."""
     q = connection.ops.quote_name
     sql = (
-        f"SELECT {q('id')}, {q('lifecycle_stage')} FROM {q(Job._meta.db_table)} "  # noqa: S608
+        f"SELECT {q('id')}, {q('lifecycle_stage')}, {q('parent_id')} FROM {q(Job._meta.db_table)} "  # noqa: S608
         f"WHERE {q('workspace_id')} = %s AND {q('name')} = %s"
     )
     with connection.cursor() as cursor:
@@ -350,8 +350,10 @@ def log_metric(call: Call) -> dict:
     run_id = run_id_of(call)
     row = clean_metric(call.body)
     found = _run_state(call.workspace.pk, run_id)
-    if found is None or found[1] != LifecycleStage.ACTIVE:
-        get_run_for_write(call, run_id)  # the error MLflow gives: not found, or not active
+    job_scope = call.access.job_id
+    if found is None or found[1] != LifecycleStage.ACTIVE or (job_scope and job_scope not in (found[0], found[2])):
+        # The error MLflow gives (not found, not active), or a job's token checked in full.
+        found = (get_run_for_write(call, run_id).pk,)
     with transaction.atomic():
         _store_rows(Job(pk=found[0]), [row])
     return {}

@@ -41,7 +41,7 @@ from .serialize import (
     run_dict,
     run_info_dict,
 )
-from .services import get_experiment, get_run, get_run_for_write, run_id_of
+from .services import check_run_writable, get_experiment, get_run, get_run_for_write, run_id_of
 
 RUN_TYPE = "run"
 RUN_NAME_MAX_LENGTH = Job._meta.get_field("display_name").max_length
@@ -80,10 +80,14 @@ def _active_experiment(call: Call, experiment_id) -> Experiment:
 
 
 def _parent_run(call: Call, parent_run_id) -> Job | None:
-    """A nested run (`start_run(nested=True)`) is a child job of its parent run, as in Azure ML."""
+    """A nested run (`start_run(nested=True)`) is a child job of its parent run, as in Azure ML. A run
+    a job's token starts is a run of the job's: its child when it names no parent."""
     if not parent_run_id:
-        return None
-    return Job.objects.filter(workspace=call.workspace, name=parent_run_id).first()
+        return Job.objects.filter(pk=call.access.job_id).first() if call.access.job else None
+    parent = Job.objects.filter(workspace=call.workspace, name=parent_run_id).first()
+    if parent is not None:
+        check_run_writable(call, parent)
+    return parent
 
 
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
@@ -159,7 +163,7 @@ def _update_client_run(job: Job, request: UpdateRun) -> None:
 
 
 def _set_lifecycle(call: Call, stage: str) -> dict:
-    job = get_run(call)
+    job = check_run_writable(call, get_run(call))
     job.lifecycle_stage = stage
     job.save(update_fields=["lifecycle_stage"])
     return {}
@@ -367,9 +371,12 @@ def outputs(call: Call) -> dict:
 @endpoint(methods=("POST", "GET"), perm=Perm.DATA_READ)
 def search(call: Call) -> dict:
     request = read_message(call, SearchRuns())
+    experiment_ids = list(request.experiment_ids)
+    if call.access.job:  # a job's token sees its own experiment's runs
+        experiment_ids = [e for e in experiment_ids if str(e) == str(call.access.job_experiment_id)]
     runs, token = search_runs(
         workspace=call.workspace,
-        experiment_ids=list(request.experiment_ids),
+        experiment_ids=experiment_ids,
         view_type=request.run_view_type if request.HasField("run_view_type") else ViewType.ACTIVE_ONLY,
         max_results=request.max_results if request.HasField("max_results") else None,
         filter_string=request.filter,

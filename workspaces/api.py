@@ -173,13 +173,14 @@ class DatastoreFilesApi(_DatastoreApi):
             folder=folder,
             files=list(zip(names, uploads, strict=True)),
             names_field="relative_paths" if relative_paths else "files",
+            access=self.access,
         )
         return Response({"uploaded": written}, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[PATH_PARAM], responses={200: {"type": "object"}})
     def delete(self, request, workspace, datastore):
         count = services.datastore_delete_path(
-            datastore=self.get_datastore(datastore), path=request.query_params.get("path", "")
+            datastore=self.get_datastore(datastore), path=request.query_params.get("path", ""), access=self.access
         )
         return Response({"deleted": count})
 

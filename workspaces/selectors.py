@@ -3,17 +3,23 @@
 from dataclasses import dataclass
 
 from .models import Datastore, Membership, Workspace
-from .roles import Perm, Role, role_allows
+from .roles import JOB_TOKEN_PERMISSIONS, Perm, Role, role_allows
 
 
 @dataclass(frozen=True)
 class WorkspaceAccess:
-    """A workspace as one user sees it, with the role that user holds there."""
+    """A workspace as one user sees it, with the role that user holds there; through a job's
+    token, only what the job needs (JOB_TOKEN_PERMISSIONS) and `job` names that job."""
 
     workspace: Workspace
     role: str
+    job: str = ""  # through a job's token: the job's name, its id and its experiment's id
+    job_id: int | None = None
+    job_experiment_id: int | None = None
 
     def allows(self, perm: Perm) -> bool:
+        if self.job and perm not in JOB_TOKEN_PERMISSIONS:
+            return False
         return role_allows(self.role, perm)
 
     @property
@@ -42,12 +48,25 @@ def workspace_access(*, user, name: str) -> WorkspaceAccess | None:
     workspace = Workspace.objects.filter(name=name).first()
     if workspace is None or (_token_workspace(user) and workspace.pk != _token_workspace(user)):
         return None
+    scope = _job_scope(user, workspace)
     if user.is_superuser:
-        return WorkspaceAccess(workspace=workspace, role=Role.OWNER)
+        return WorkspaceAccess(workspace=workspace, role=Role.OWNER, **scope)
     membership = Membership.objects.filter(workspace=workspace, user=user).first()
     if membership is None:
         return None
-    return WorkspaceAccess(workspace=workspace, role=membership.role)
+    return WorkspaceAccess(workspace=workspace, role=membership.role, **scope)
+
+
+def _job_scope(user, workspace: Workspace) -> dict:
+    """For a job's token: which job (and experiment) its access is limited to."""
+    name = getattr(user, "token_job_name", "") or ""
+    if not name:
+        return {}
+    from django.apps import apps  # jobs sits above this layer; its model is looked up, not imported
+
+    job = apps.get_model("jobs", "Job").objects.filter(workspace=workspace, name=name).values("pk", "experiment_id")
+    found = job.first() or {"pk": 0, "experiment_id": 0}  # a job that is gone reaches nothing
+    return {"job": name, "job_id": found["pk"], "job_experiment_id": found["experiment_id"]}
 
 
 def datastores_for_workspace(*, workspace: Workspace):

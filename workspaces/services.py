@@ -320,13 +320,19 @@ def datastore_unregister(*, datastore: Datastore) -> None:
 
 
 def datastore_upload_files(
-    *, datastore: Datastore, folder: str, files: list[tuple[str, object]], names_field: str = "files"
+    *,
+    datastore: Datastore,
+    folder: str,
+    files: list[tuple[str, object]],
+    names_field: str = "files",
+    access=None,
 ) -> list[str]:
     """Store uploaded files under `folder`; each name may hold sub-folders (a folder upload).
 
-    Every path is checked before anything is written, and if any write fails the files already
-    written by this call are removed again. `names_field` is the form field a bad name is reported
-    under: "files" for the uploads' own names, "relative_paths" when the client sent those.
+    Every path is checked before anything is written (also against the paths `access` may not
+    write), and if any write fails the files already written by this call are removed again.
+    `names_field` is the form field a bad name is reported under: "files" for the uploads' own
+    names, "relative_paths" when the client sent those.
     """
     folder = clean_path(folder, field="path")
     if not files:
@@ -335,7 +341,7 @@ def datastore_upload_files(
     for relative_name, upload in files:
         relative = clean_path(relative_name, field=names_field, allow_root=False)
         targets.append((join(folder, relative), upload))
-        check_writable(datastore, targets[-1][0])
+        check_writable(datastore, targets[-1][0], access)
     storage = datastore_storage(datastore)
     written: list[str] = []
     try:
@@ -355,10 +361,10 @@ def datastore_upload_files(
     return written
 
 
-def datastore_delete_path(*, datastore: Datastore, path: str) -> int:
+def datastore_delete_path(*, datastore: Datastore, path: str, access=None) -> int:
     """Delete a file or a whole folder; returns how many files were removed."""
     path = clean_path(path, field="path", allow_root=False)
-    check_writable(datastore, path)
+    check_writable(datastore, path, access)
     storage = datastore_storage(datastore)
     if not path_exists(storage, path):
         raise ValidationError({"path": f"Nothing at {path!r} in {datastore.name}."})

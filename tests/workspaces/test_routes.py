@@ -33,7 +33,7 @@ PLACEHOLDERS = {
 # Token APIs: anonymous calls get 401 (not a login redirect) and reads may be POSTs (MLflow's search).
 # The pages at a tracking URI itself (mlflow/v1.0/workspaces/<ws>/, its `open`) are browser pages.
 API_PREFIXES = ("api/", "mlflow/v1.0/workspaces/<str:workspace>/api/")
-READER_PERMS = {"workspace.read", "data.read", "compute.read"}
+READER_PERMS = {"workspace.read", "data.read", "jobs.read", "compute.read"}
 
 
 def _walk(resolver, prefix=""):
