@@ -64,7 +64,7 @@ def main() -> None:
 
     environment = services.environment_create(workspace=workspace, user=user, name="sklearn", conda_file=conda)
     build = environment.build
-    cache = envbuild.cache_folder(workspace.guid.hex)
+    cache = envbuild.cache_folder(envbuild.SHARED)  # a wheels-only build: the shared package cache
 
     def timed_build(mode: str) -> float:
         """One build of the environment into a fresh registry folder, in the given sandbox mode."""

@@ -1,5 +1,6 @@
 """Compute clusters in the browser: the list with live nodes, create, scale settings, delete."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -7,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from core import sandbox
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
 from workspaces.views import add_errors
@@ -39,7 +41,13 @@ def compute_list(request, access):
     for cluster in clusters:
         cluster.counts = _node_counts(cluster)
         cluster.running_jobs = [node.job for node in cluster.nodes.all() if node.job_id]
-    context = {"access": access, "clusters": clusters, "can_read_jobs": access.allows(Perm.JOBS_READ)}
+    context = {
+        "access": access,
+        "clusters": clusters,
+        "can_read_jobs": access.allows(Perm.JOBS_READ),
+        "sandbox": sandbox.describe(),
+        "allow_unsandboxed": settings.STUDIO_ALLOW_UNSANDBOXED,
+    }
     template = (
         "compute/list.html#clusters" if request.htmx and request.htmx.target == "clusters" else "compute/list.html"
     )

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from core import sandbox
+
 from .celery import app as celery_app
 from .models import WorkerHeartbeat
 
@@ -40,7 +42,12 @@ def workers_state() -> dict:
 
 
 def health() -> tuple[bool, dict]:
-    state = {"database": database_state(), "broker": broker_state(), "workers": workers_state()}
+    state = {
+        "database": database_state(),
+        "broker": broker_state(),
+        "workers": workers_state(),
+        "sandbox": sandbox.describe(),  # where user code runs (single-user without a sandbox)
+    }
     ok = state["database"]["status"] == "ok" and state["broker"]["status"] == "ok"
     state["status"] = "ok" if ok else "error"
     return ok, state

@@ -313,6 +313,10 @@ STUDIO_SANDBOX_UID_BASE = env.int("STUDIO_SANDBOX_UID_BASE", default=200_000)
 STUDIO_SANDBOX_INTERNET = env.bool("STUDIO_SANDBOX_INTERNET", default=True)
 # Hosts on the studio's own network user code may still reach (a package mirror): host or host:port.
 STUDIO_SANDBOX_ALLOWED_HOSTS = env.list("STUDIO_SANDBOX_ALLOWED_HOSTS", default=[])
+# The package cache of environment builds that install wheels only (no package code runs), shared by
+# every workspace; empty: STUDIO_DATA_DIR/registry/.scopes/shared. Builds from source use a cache
+# of their workspace's own.
+STUDIO_SHARED_PACKAGE_CACHE = env.str("STUDIO_SHARED_PACKAGE_CACHE", default="")
 # Without a sandbox the studio is single-user: a workspace gets no second member unless this is set.
 STUDIO_ALLOW_UNSANDBOXED = env.bool("STUDIO_ALLOW_UNSANDBOXED", default=False)
 

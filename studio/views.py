@@ -12,8 +12,9 @@ from .health import health
 
 
 class HealthView(APIView):
-    """The overall status for anyone (a load balancer's check); the state of each part (database,
-    broker, the workers' host names) only for a signed-in user or a personal token."""
+    """The overall status for anyone (a load balancer's check) and which sandbox user code runs in;
+    the state of each part (database, broker, the workers' host names, why there is no sandbox)
+    only for a signed-in user or a personal token."""
 
     permission_classes = [AllowAny]
 
@@ -22,7 +23,7 @@ class HealthView(APIView):
         ok, state = health()
         user = request.user
         if not user.is_authenticated or getattr(user, "token_workspace_id", None):
-            state = {"status": state["status"]}
+            state = {"status": state["status"], "sandbox": state["sandbox"]["backend"]}
         return Response(state, status=200 if ok else 503)
 
 

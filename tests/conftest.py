@@ -7,15 +7,18 @@ from workspaces.models import Membership
 from workspaces.roles import Role
 from workspaces.services import workspace_create
 
-from .studio_process import StudioProcess
+from .studio_process import SHARED_PACKAGES, StudioProcess
 
 PASSWORD = "a-Strong-password-42"
+
+
 
 
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Each test gets its own data directory and storage accounts."""
     settings.STUDIO_DATA_DIR = tmp_path
+    settings.STUDIO_SHARED_PACKAGE_CACHE = str(SHARED_PACKAGES)
     settings.STORAGES = {
         **settings.STORAGES,
         "workspaces": {

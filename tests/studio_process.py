@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# Wheels-only environment builds share one package cache across tests and runs (see tests/conftest.py).
+SHARED_PACKAGES = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "studio-test-packages"
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "e2e-Admin-password-1"
 
@@ -82,6 +84,7 @@ class StudioProcess:
         env.update(
             {
                 "STUDIO_DATA_DIR": str(self.data_dir),
+                "STUDIO_SHARED_PACKAGE_CACHE": str(SHARED_PACKAGES),
                 "STUDIO_ADMIN_USER": ADMIN_USER,
                 "STUDIO_ADMIN_PASSWORD": ADMIN_PASSWORD,
                 "PORT": str(self.port),

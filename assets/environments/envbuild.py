@@ -8,18 +8,24 @@ Registry layout (the seed's "image in the container registry"), one folder per r
         requirements.lock   what was installed, version by version (`uv pip freeze`)
         venv/               the virtualenv; appears only once it is complete
 
-A build happens in its scope's folder (`registry/.scopes/<scope>/building/<random>/`, beside the
-scope's uv cache, so uv hard-links files from its cache instead of copying them) and is renamed to
-`venv/` when it has succeeded, so a half-built virtualenv is never used. uv never downloads a Python: the version
+A build happens in a scope's folder (`building/<random>/`, beside the scope's uv cache, so uv
+hard-links files from its cache instead of copying them) and is renamed to `venv/` when it has
+succeeded, so a half-built virtualenv is never used. uv never downloads a Python: the version
 asked for must be one the machine has.
 
-Every uv command runs in the studio's sandbox (core.sandbox): packages run their own code while
-they build (an sdist's setup.py), so a build may write only its new virtualenv and its scope's
-package cache (`registry/.scopes/<scope>/`), reads nothing of the studio's data, and reaches the
-network only through the sandbox's proxy. The interpreter of a built environment is never run
-outside a sandbox either (a package's `.pth` file runs at every start).
+Every uv command runs in the studio's sandbox (core.sandbox), which reads nothing of the studio's
+data and reaches the network only through the sandbox's proxy. A build first installs wheels only
+(as pip's --prefer-binary would choose them): installing a wheel runs none of the package's code,
+so those builds share one package cache, `STUDIO_SHARED_PACKAGE_CACHE`, which only uv itself ever
+writes. When the spec needs a package built from source (an sdist's setup.py runs), the build
+starts again in its own scope (the workspace's, or "studio" for curated environments) with that
+scope's cache, `registry/.scopes/<scope>/`: no workspace's build code can reach a cache another
+workspace's build reads. The interpreter of a built environment is never run outside a sandbox
+either (a package's `.pth` file runs at every start); what was installed is read from the
+packages' metadata files.
 """
 
+import errno
 import os
 import re
 import shlex
@@ -88,9 +94,13 @@ def uv_binary() -> Path:
     return Path(find_uv_bin())
 
 
+SHARED = "shared"  # the scope of builds that install wheels only
+
+
 def scope_folder(scope: str) -> Path:
-    """What builds of one scope (a workspace, or "studio" for the curated environments) may write:
-    uv's package cache and the virtualenvs being built."""
+    """What builds of one scope may write: uv's package cache and the virtualenvs being built."""
+    if scope == SHARED and settings.STUDIO_SHARED_PACKAGE_CACHE:
+        return Path(settings.STUDIO_SHARED_PACKAGE_CACHE)
     return registry_root() / ".scopes" / (scope or "studio")
 
 
@@ -98,11 +108,11 @@ def cache_folder(scope: str) -> Path:
     return scope_folder(scope) / "uv-cache"
 
 
-def _uv_env(spec: ResolvedSpec) -> dict:
+def _uv_env(scope: str) -> dict:
     env = {
         "UV_PYTHON_DOWNLOADS": "never",
         "UV_PYTHON_PREFERENCE": "only-system",
-        "UV_CACHE_DIR": str(cache_folder(spec.scope)),
+        "UV_CACHE_DIR": str(cache_folder(scope)),
         "UV_NO_PROGRESS": "1",
         "NO_COLOR": "1",
         "COLUMNS": "1000",  # one log line per message; the browser wraps them
@@ -121,34 +131,35 @@ def _python_request(python: str) -> str:
 
 
 class _Sandbox:
-    """What every uv command of one build may see: the build folder (read-only), its new
-    virtualenv and its scope's cache (writable), uv and the Python it builds with."""
+    """What the uv commands of one build attempt may see: the build folder (read-only), the
+    scope's folder with its cache and the new virtualenv (writable), uv and the Python it builds with."""
 
-    def __init__(self, spec: ResolvedSpec, folder: Path):
+    def __init__(self, spec: ResolvedSpec, folder: Path, scope: str):
         self.spec = spec
         self.folder = folder
-        scope = scope_folder(spec.scope)
-        cache_folder(spec.scope).mkdir(parents=True, exist_ok=True)
+        self.scope = scope
+        self.scope_folder = scope_folder(scope)
+        cache_folder(scope).mkdir(parents=True, exist_ok=True)
         isolated = sandbox.status().isolated
         uid = sandbox.uid_for(sandbox.BUILDER_UID_OFFSET) if os.geteuid() == 0 and isolated else None
         # Whoever writes the scope owns all of it: the builder's uid, or the studio's own user when
         # builds run without the sandbox (a host that switched between the two gets it back).
-        owner = scope / ".owner"
+        owner = self.scope_folder / ".owner"
         wanted = str(uid if uid is not None else os.geteuid())
         if os.geteuid() == 0 and (not owner.exists() or owner.read_text() != wanted):
-            sandbox.chown_tree(scope, int(wanted))
+            sandbox.chown_tree(self.scope_folder, int(wanted))
             owner.write_text(wanted)
         self.uid = uid
         self.binds = [
             sandbox.Bind(folder),
-            sandbox.Bind(scope, writable=True),
+            sandbox.Bind(self.scope_folder, writable=True),
             sandbox.Bind(uv_binary()),
             *sandbox.python_binds(Path(os.path.realpath(sys.executable))),
         ]
 
     def new_venv(self) -> Path:
         """An empty folder for the new virtualenv, beside the scope's cache."""
-        temp = scope_folder(self.spec.scope) / "building" / uuid.uuid4().hex[:12]
+        temp = self.scope_folder / "building" / uuid.uuid4().hex[:12]
         temp.mkdir(parents=True)
         if self.uid is not None:
             os.chown(temp.parent, self.uid, self.uid)
@@ -160,7 +171,7 @@ class _Sandbox:
             name=name,
             argv=command,
             cwd=self.folder,
-            env=_uv_env(self.spec),
+            env=_uv_env(self.scope),
             binds=self.binds,
             network=sandbox.Network.INTERNET,
             uid=self.uid,
@@ -213,27 +224,48 @@ def _run(script: str, *, log: BuildLog, box: _Sandbox, timeout: float) -> int:
 
 
 # The steps of a build, each ending the script with its own exit code when it fails.
-FIND, CREATE, INSTALL, FREEZE = 11, 12, 13, 14
+FIND, CREATE, INSTALL = 11, 12, 13
+_SOURCE_NEEDED = "building from source is disabled"
 
 
-def _script(*, uv: str, python: str, temp: Path, lock: Path, requirements: bool) -> str:
+def _script(*, uv: str, python: str, temp: Path, requirements: bool, wheels_only: bool) -> str:
     """The build as one shell script: each uv command echoed before it runs, as the log shows it."""
     steps = [
-        (FIND, [uv, "python", "find", python, "--no-config"], ""),
-        (CREATE, [uv, "venv", str(temp), "--python", python, "--relocatable", "--no-config"], ""),
+        (FIND, [uv, "python", "find", python, "--no-config"]),
+        (CREATE, [uv, "venv", str(temp), "--python", python, "--relocatable", "--no-config"]),
     ]
     if requirements:
         install = [uv, "pip", "install", "--python", f"{temp}/bin/python", "-r", "requirements.txt", "--no-config"]
-        steps.append((INSTALL, install, ""))
-    freeze = [uv, "pip", "freeze", "--python", f"{temp}/bin/python", "--no-config"]
-    steps.append((FREEZE, freeze, f" > {shlex.quote(str(lock))} 2>/dev/null"))
+        steps.append((INSTALL, [*install, "--no-build"] if wheels_only else install))
     lines = []
-    for code, command, redirect in steps:
-        shown = " ".join(["uv", *command[1:]])
-        if code != FREEZE:
-            lines.append(f"echo {shlex.quote('$ ' + shown)}")
-        lines.append(f"{shlex.join(command)}{redirect} || exit {code}")
+    for code, command in steps:
+        lines.append(f"echo {shlex.quote('$ ' + ' '.join(['uv', *command[1:]]))}")
+        lines.append(f"{shlex.join(command)} || exit {code}")
     return "\n".join(lines) + "\n"
+
+
+def installed(venv: Path) -> list[str]:
+    """`name==version` of every package in a virtualenv, read from its metadata files (running
+    its interpreter would run its packages' `.pth` files)."""
+    from email.parser import HeaderParser
+
+    found = []
+    for metadata in sorted(venv.glob("lib/python*/site-packages/*.dist-info/METADATA")):
+        headers = HeaderParser().parsestr(metadata.read_text(errors="replace"))
+        if headers["Name"] and headers["Version"]:
+            found.append(f"{headers['Name']}=={headers['Version']}")
+    return sorted(found, key=str.lower)
+
+
+def _move(source: Path, target: Path) -> None:
+    """Rename, or copy where the shared cache lies on another filesystem."""
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copytree(source, target, symlinks=True)
+        shutil.rmtree(source, ignore_errors=True)
 
 
 def explain_failure(tail: list[str], spec: ResolvedSpec) -> str:
@@ -266,38 +298,31 @@ def build(spec: ResolvedSpec, *, spec_hash: str, timeout: float = DEFAULT_TIMEOU
     folder = build_folder(spec_hash)
     folder.mkdir(parents=True, exist_ok=True)
     log = BuildLog(log_path(spec_hash))
-    uv = str(uv_binary())
     started = time.monotonic()
-    temp = None
     try:
-        box = _Sandbox(spec, folder)
-        temp = box.new_venv()
         log.write(f"=== Build of environment image {spec_hash[:12]} started ===")
         log.write(f"Python {spec.python}; {len(spec.requirements)} requirement(s)")
-        requirements = folder / "requirements.txt"
-        requirements.write_text(spec.requirements_text)
-        lock = temp.parent / f"{temp.name}.lock"
-        python = _python_request(spec.python)
-        script = _script(uv=uv, python=python, temp=temp, lock=lock, requirements=bool(spec.requirements))
-        code = _run(script, log=log, box=box, timeout=timeout)
+        (folder / "requirements.txt").write_text(spec.requirements_text)
+        code = _attempt(spec, spec_hash, folder, log, scope=SHARED, wheels_only=True, timeout=timeout)
+        if code == INSTALL and any(_SOURCE_NEEDED in line for line in log.tail[-20:]):
+            log.write(
+                "A package comes as source only: building again in this "
+                f"{'workspace' if spec.scope else 'studio'}'s own package cache, where its build code runs."
+            )
+            code = _attempt(spec, spec_hash, folder, log, scope=spec.scope, wheels_only=False, timeout=timeout)
         if code == FIND:
             error = (
                 f"Python {spec.python} is not available on this studio (it runs Python {STUDIO_PYTHON}); "
                 f"the studio does not download Python interpreters. Ask for python={STUDIO_PYTHON} "
                 f"or install Python {spec.python} on the worker."
             )
+        elif code == -1:
+            error = f"The build took longer than {int(timeout)} seconds."
         elif code != 0:
-            error = (
-                explain_failure(log.tail, spec) if code != -1 else f"The build took longer than {int(timeout)} seconds."
-            )
+            error = explain_failure(log.tail, spec)
         if code != 0:
             log.write(f"Failed: {error}")
             return BuildResult(ok=False, error=error)
-        (folder / "requirements.lock").write_text(lock.read_text() if lock.exists() else "")
-        target = venv_path(spec_hash)
-        if target.exists():  # a venv from an earlier build whose row was reset: replace it
-            shutil.rmtree(target)
-        os.rename(temp, target)
         log.write(
             f"Succeeded in {time.monotonic() - started:.1f} s: {len(installed_packages(spec_hash))} package(s) installed."
         )
@@ -306,7 +331,30 @@ def build(spec: ResolvedSpec, *, spec_hash: str, timeout: float = DEFAULT_TIMEOU
         log.write(f"Failed: {exc}")
         return BuildResult(ok=False, error=f"The build failed: {exc}")
     finally:
-        if temp is not None:
-            shutil.rmtree(temp, ignore_errors=True)
-            temp.parent.joinpath(f"{temp.name}.lock").unlink(missing_ok=True)
         log.close()
+
+
+def _attempt(
+    spec: ResolvedSpec, spec_hash: str, folder: Path, log: BuildLog, *, scope: str, wheels_only: bool, timeout: float
+) -> int:
+    """One try at building the virtualenv in `scope`; on success it is moved to `venv/`. The script's code."""
+    box = _Sandbox(spec, folder, scope)
+    temp = box.new_venv()
+    try:
+        script = _script(
+            uv=str(uv_binary()),
+            python=_python_request(spec.python),
+            temp=temp,
+            requirements=bool(spec.requirements),
+            wheels_only=wheels_only,
+        )
+        code = _run(script, log=log, box=box, timeout=timeout)
+        if code == 0:
+            (folder / "requirements.lock").write_text("".join(f"{line}\n" for line in installed(temp)))
+            target = venv_path(spec_hash)
+            if target.exists():  # a venv from an earlier build whose row was reset: replace it
+                shutil.rmtree(target)
+            _move(temp, target)
+        return code
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)

@@ -80,6 +80,7 @@ ETC_ENTRIES = (
     "timezone",
 )
 KILL_GRACE_SECONDS = 5
+SHM_SIZE = 2 * 1024**3
 
 
 class Network(StrEnum):
@@ -165,6 +166,15 @@ def _probe(choice: str) -> Status:
 def status() -> Status:
     """Which sandbox user code runs in on this host (STUDIO_SANDBOX: auto, bwrap or none)."""
     return _probe(settings.STUDIO_SANDBOX)
+
+
+def describe() -> dict:
+    """status() as a dict, for pages and /healthz; never raises (a host that insists on bubblewrap
+    without having it says so here)."""
+    try:
+        return status().as_dict()
+    except RuntimeError as exc:
+        return {"backend": "bwrap", "isolated": False, "reason": str(exc)}
 
 
 def single_user_refusal() -> str:
@@ -561,8 +571,9 @@ def start(spec: Spec, *, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) -> Sa
             args.add("--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID")
             args.add("--cap-add", "CAP_NET_BIND_SERVICE")
         else:
-            args.add("--unshare-user")
-        args.add("--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm")
+            args.add("--unshare-user", "--disable-userns")
+        shm = min(spec.limits.memory_bytes or SHM_SIZE, SHM_SIZE)  # Azure ML's default shm_size
+        args.add("--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(shm), "--tmpfs", "/dev/shm")
         args.made |= {"/proc", "/dev", "/dev/shm"}
         _system_binds(args)
         etc = folder / "etc"

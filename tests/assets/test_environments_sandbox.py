@@ -70,13 +70,16 @@ def package_server(settings, monkeypatch):
     files: dict[str, bytes] = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the handler's interface
+        def do_HEAD(self):  # noqa: N802 - the handler's interface
             body = files.get(self.path.lstrip("/"))
             self.send_response(200 if body else 404)
             self.send_header("Content-Type", "text/html" if self.path.endswith("/") else "application/octet-stream")
             self.send_header("Content-Length", str(len(body or b"")))
             self.end_headers()
-            self.wfile.write(body or b"")
+            return body
+
+        def do_GET(self):  # noqa: N802 - the handler's interface
+            self.wfile.write(self.do_HEAD() or b"")
 
         def log_message(self, *args):
             pass
@@ -118,6 +121,8 @@ def test_a_hostile_setup_py_reaches_nothing_but_its_own_build(workspace, owner, 
     assert build.status == BuildStatus.FAILED
     log = envbuild.log_path(build.spec_hash).read_text()
     assert "SANDBOX-RESULTS" in log, log[-3000:]
+    # Wheels only first (nothing of the package runs), then from source in the workspace's own cache.
+    assert "A package comes as source only: building again in this workspace's own package cache" in log
     results = dict(item.split("=") for item in log.split("SANDBOX-RESULTS ", 1)[1].split()[:6])
     assert results["read_database"] == results["read_key"] == "FileNotFoundError"  # not in the sandbox at all
     # The data directory's path exists there only as the empty parents of the build's own folders.
@@ -142,3 +147,42 @@ def test_a_built_environment_is_read_only_to_the_builds_and_jobs_that_follow(wor
         assert site.stat().st_uid == sandbox.uid_for(sandbox.BUILDER_UID_OFFSET)
         assert site.stat().st_uid != sandbox.uid_for(workspace.pk)
     assert not site.stat().st_mode & 0o022  # writable by its owner only
+
+
+def wheel(name: str, files: dict[str, str]) -> bytes:
+    """A minimal wheel: its files, METADATA, WHEEL and RECORD."""
+    import zipfile
+
+    dist = f"{name}-0.1.dist-info"
+    files = {
+        **files,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{dist}/RECORD"] = "".join(f"{path},,\n" for path in files) + f"{dist}/RECORD,,\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return buffer.getvalue()
+
+
+def test_a_wheels_only_build_runs_none_of_the_packages_code(workspace, owner, settings, package_server):
+    """Installing a wheel runs none of its code, so such builds may share one package cache; a
+    `.pth` file in it (code that runs at every start of the interpreter) does not run while the
+    studio builds or lists the environment."""
+    _, files = package_server
+    marker = envbuild.scope_folder(envbuild.SHARED) / "pth-ran"
+    pth = f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
+    whl = "pthpkg-0.1-py3-none-any.whl"
+    files["simple/pthpkg/"] = f'<a href="/files/{whl}">{whl}</a>'.encode()
+    files[f"files/{whl}"] = wheel("pthpkg", {"pthpkg.pth": pth, "pthpkg_module.py": ""})
+    environment = env_services.environment_create(
+        workspace=workspace, user=owner, name="pth", pip_requirements="pthpkg==0.1"
+    )
+    build_environment(environment.build_id)
+    build = EnvironmentBuild.objects.get(pk=environment.build_id)
+    assert build.status == BuildStatus.SUCCEEDED, envbuild.log_path(build.spec_hash).read_text()[-3000:]
+    assert envbuild.installed_packages(build.spec_hash) == ["pthpkg==0.1"]
+    assert not marker.exists()
+    assert "building again" not in envbuild.log_path(build.spec_hash).read_text()

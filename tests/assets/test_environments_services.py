@@ -198,6 +198,7 @@ def run_build(environment) -> EnvironmentBuild:
 
 
 def test_a_build_installs_the_packages_into_its_own_venv(workspace, owner):
+    started = time.time() - 1
     build = run_build(create(workspace, owner, name="six-env", pip_requirements="six\n"))
     assert build.status == BuildStatus.SUCCEEDED, build.error
     python = envbuild.python_path(build.spec_hash)
@@ -206,8 +207,9 @@ def test_a_build_installs_the_packages_into_its_own_venv(workspace, owner):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(envbuild.venv_path(build.spec_hash))
     assert "six==" in "\n".join(envbuild.installed_packages(build.spec_hash))
-    building = envbuild.scope_folder(workspace.guid.hex) / "building"
-    assert building.is_dir() and not list(building.iterdir())  # no leftovers
+    building = envbuild.scope_folder(envbuild.SHARED) / "building"  # wheels only: the shared cache
+    assert building.is_dir() and not [p for p in building.iterdir() if p.stat().st_mtime >= started]  # no leftovers
+    assert not (envbuild.scope_folder(workspace.guid.hex) / "building").exists()  # no source build was needed
 
 
 def test_a_conda_only_package_fails_the_build_naming_it(workspace, owner):
@@ -268,9 +270,10 @@ def test_an_identical_spec_is_a_cache_hit_on_the_succeeded_build(workspace, owne
     assert callbacks == []  # nothing to build
 
 
-def test_two_workspaces_never_share_a_build_or_a_package_cache(workspace, owner, outsider):
-    """A build runs packages' own code with write access to its cache: a workspace's build (and
-    the cache it fills) serves that workspace only, and the curated environments their own."""
+def test_two_workspaces_never_share_a_build_or_a_source_build_cache(workspace, owner, outsider):
+    """A build from source runs packages' own code with write access to its cache: a workspace's
+    build (and the cache its source builds fill) serves that workspace only, and the curated
+    environments their own. Only wheels-only builds, which run no package code, share a cache."""
     from workspaces.models import Workspace
 
     theirs = Workspace.objects.get(name="oscars-ws")
@@ -279,7 +282,7 @@ def test_two_workspaces_never_share_a_build_or_a_package_cache(workspace, owner,
     curated = services.environment_build_for_spec(spec=resolve_pip("six"))
     assert len({mine.build_id, other.build_id, curated.pk}) == 3
     folders = {envbuild.cache_folder(ResolvedSpec.from_dict(b.spec).scope) for b in (mine.build, other.build, curated)}
-    assert len(folders) == 3
+    assert len(folders) == 3 and envbuild.cache_folder(envbuild.SHARED) not in folders
 
 
 def test_a_succeeded_build_whose_venv_is_gone_is_built_again(workspace, owner, django_capture_on_commit_callbacks):
