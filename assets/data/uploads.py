@@ -125,7 +125,9 @@ def upload_session_create(*, workspace, user, file_name: str, size, parallel: bo
     )
     staging_dir().mkdir(parents=True, exist_ok=True)
     path = staging_path(session.id)
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o640)
+    # Readable by others as every stored file is (AtomicFileSystemStorage): a job's sandboxed uid reads
+    # its ro_mount inputs in place. The staging folder itself lies in the data directory.
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     os.close(fd)
     try:
         session.save(force_insert=True)

@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from core import sandbox
 from tests.studio_process import ADMIN_PASSWORD, ADMIN_USER, StudioProcess
 
 pytestmark = pytest.mark.e2e
@@ -109,7 +110,7 @@ def test_healthz_reports_a_broken_broker_as_503(tmp_path):
     try:
         with pytest.raises(TimeoutError):
             studio.start(timeout=8)
-        assert _first_answer(studio.url + "/healthz").json() == {"status": "error"}
+        assert _first_answer(studio.url + "/healthz").json() == {"status": "error", "sandbox": sandbox.status().backend}
         response = studio.health()
         assert response.status_code == 503
         body = response.json()

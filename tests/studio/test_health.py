@@ -6,6 +6,7 @@ import logging
 import pytest
 from django.utils import timezone
 
+from core import sandbox
 from jobs.models import JobStatus
 from jobs.services import job_token_create
 from studio.models import WorkerHeartbeat
@@ -19,10 +20,10 @@ def _worker():
     WorkerHeartbeat.objects.create(hostname="worker@gpu-node-17.internal", last_seen=timezone.now())
 
 
-def test_anonymous_callers_get_only_the_status(client):
+def test_anonymous_callers_get_only_the_status_and_the_sandbox(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "sandbox": sandbox.status().backend}
     assert "gpu-node-17" not in response.content.decode()
 
 
@@ -37,16 +38,19 @@ def test_a_personal_token_sees_each_part(owner, api_client):
     assert api_client(owner).get("/healthz").json()["workers"]["alive"] == 1
 
 
-def test_a_jobs_token_gets_only_the_status(owner, workspace, client):
+def test_a_jobs_token_gets_only_the_status_and_the_sandbox(owner, workspace, client):
     raw = job_token_create(job=make_job(workspace, name="health-job", status=JobStatus.RUNNING, created_by=owner))
-    assert client.get("/healthz", HTTP_AUTHORIZATION=f"Bearer {raw}").json() == {"status": "ok"}
+    assert client.get("/healthz", HTTP_AUTHORIZATION=f"Bearer {raw}").json() == {
+        "status": "ok",
+        "sandbox": sandbox.status().backend,
+    }
 
 
 def test_a_broken_part_is_503_for_anyone(client, monkeypatch):
     monkeypatch.setattr("studio.health.broker_state", lambda: {"status": "error", "transport": "x", "message": "down"})
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "error"}
+    assert response.json() == {"status": "error", "sandbox": sandbox.status().backend}
 
 
 def test_a_foreign_host_header_is_a_400_logged_in_one_line(client, caplog):
