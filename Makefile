@@ -20,7 +20,7 @@ run: $(STAMP) sandbox
 	@$(BIN)/python manage.py runstudio
 
 test: $(STAMP) chromium tools sandbox
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m tests.run_suite $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

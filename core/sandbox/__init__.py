@@ -307,23 +307,31 @@ class Sandboxed:
             return self._oom
         return bool(self._cgroup and self._cgroup.out_of_memory())
 
-    def _members(self) -> set[int]:
-        """The sandbox's processes but bubblewrap's own two: its cgroup's, else its process group's."""
-        pids = self._cgroup.pids() if self._cgroup else set()
-        if not pids:
-            pids = _group_members(self.pid)
-        return {pid for pid in pids if pid != self.pid and _command_name(pid) != "bwrap"}
+    def _first_process(self) -> int | None:
+        """The host pid of the sandbox's first process (inside.py): bubblewrap's grandchild."""
+        if self._folder is None:
+            return None  # no sandbox: the command itself leads its process group
+        processes = _parents()
+        inner = [pid for pid, parent in processes.items() if parent == self.pid]
+        first = [pid for pid, parent in processes.items() if parent in inner]
+        return first[0] if first else None
 
     def kill(self, *, grace: float = KILL_GRACE_SECONDS) -> None:
-        """SIGTERM every process of the command, then, after `grace` seconds or as soon as they
-        are gone, end the sandbox and everything still in it. bubblewrap itself gets no SIGTERM:
-        it would end the namespace at once and take the command's grace period with it."""
+        """SIGTERM every process of the command at once, then, after `grace` seconds or as soon as
+        they are gone, end the sandbox and everything still in it.
+
+        In a sandbox the SIGTERM goes to its first process, which passes it on to every process of
+        the sandbox in one kill(-1) (a command's children learn of it together, not one by one,
+        and `setsid` ones too); bubblewrap itself gets none, as it would end the namespace at once."""
         if grace > 0 and self.process.poll() is None:
-            for pid in self._members():
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            first = self._first_process()
+            try:
+                if first is not None:
+                    os.kill(first, signal.SIGTERM)
+                else:
+                    os.killpg(self.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and self.process.poll() is None:
                 time.sleep(0.05)
@@ -344,25 +352,17 @@ class Sandboxed:
             shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def _command_name(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _group_members(pgid: int) -> set[int]:
-    members = set()
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process on the host."""
+    parents = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-        if int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
-            members.add(int(entry.name))
-    return members
+    return parents
 
 
 def kill_process_group(pgid: int, *, grace: float = KILL_GRACE_SECONDS) -> None:

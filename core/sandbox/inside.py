@@ -77,6 +77,13 @@ def _listen(host: str, port: int):
     return listener
 
 
+def _pass_on(*_) -> None:
+    try:
+        os.kill(-1, _signal.SIGTERM)
+    except OSError:
+        pass
+
+
 def _parse(args: list[str]) -> dict:
     config = {"uid": None, "gid": None, "status_fd": None, "cwd": None, "listen": []}
     while args and args[0] != "--":
@@ -105,10 +112,11 @@ def main() -> int:
         os.setgroups([])
         os.setgid(config["gid"])
         os.setuid(config["uid"])  # from root: every capability is gone with it
-    # A signal meant for the command (a cancel sends SIGTERM to its processes) must not end this
-    # process first: the command gets its grace period. Handlers, unlike SIG_IGN, reset at exec.
+    # A cancel sends this process SIGTERM: every process of the sandbox gets it at once (kill(-1)
+    # reaches all this user's processes in the namespace but this one), and this one lives on to
+    # the end of the command's grace period. Handlers, unlike SIG_IGN, reset at exec.
     for sig in SIGNALS:
-        _signal.signal(sig, lambda *_: None)
+        _signal.signal(sig, _pass_on if sig == _signal.SIGTERM else lambda *_: None)
     pid = os.fork()
     if pid == 0:
         try:

@@ -16,7 +16,7 @@ from assets.models import BuildStatus, EnvironmentBuild
 from core import netaddr, sandbox
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db,
     pytest.mark.skipif(not sandbox.status().isolated, reason="needs bubblewrap (make test installs it)"),
 ]
 

@@ -130,6 +130,34 @@ def test_kill_gives_the_command_its_grace_then_ends_the_whole_sandbox(box, setti
     assert subprocess.run(["pgrep", "-f", "^sleep 1000$"], capture_output=True).stdout == b""
 
 
+@pytest.mark.parametrize("backend", ["bwrap", "none"])
+def test_a_cancel_reaches_the_shell_and_its_child_together(box, settings, backend):
+    """The shell must not see its child die of the SIGTERM and run its next command first."""
+    settings.STUDIO_SANDBOX = backend
+    sandbox._probe.cache_clear()
+    try:
+        for _ in range(5):
+            spec = sandbox.Spec(
+                name="together",
+                argv=["/bin/bash", "-c", "echo started; sleep 100; echo never"],
+                cwd=box.work,
+                env={},
+                binds=[sandbox.Bind(box.work, writable=True)],
+                network=sandbox.Network.NONE,
+                uid=box.uid,
+            )
+            process = sandbox.start(spec)
+            assert process.stdout.readline() == b"started\n"
+            time.sleep(0.1)
+            process.kill(grace=5)
+            rest = process.stdout.read().decode()
+            process.wait(timeout=10)
+            process.close()
+            assert "never" not in rest
+    finally:
+        sandbox._probe.cache_clear()
+
+
 class _Server(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - the handler's interface
         body = f"{self.path} {self.headers.get('Authorization', '')}".encode()
