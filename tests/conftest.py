@@ -12,8 +12,6 @@ from .studio_process import SHARED_PACKAGES, StudioProcess
 PASSWORD = "a-Strong-password-42"
 
 
-
-
 @pytest.fixture(autouse=True)
 def _isolated_storage(settings, tmp_path):
     """Each test gets its own data directory and storage accounts."""
