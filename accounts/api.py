@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.response import Response
 
-from workspaces.access import UserAPIView
+from core.access import UserAPIView
 
 from . import selectors, services
 from .serializers import TokenCreateSerializer, TokenSerializer, UserCreateSerializer, UserSerializer

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import sandbox
-from studio.errors import AlreadyExists
+from core.errors import AlreadyExists
 
 from .models import TOKEN_PREFIX, ApiToken, hash_token
 

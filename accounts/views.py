@@ -6,8 +6,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from workspaces.access import admin_view, public_view, user_view
-from workspaces.views import add_errors
+from core.access import admin_view, public_view, user_view
+from core.forms import add_errors
 
 from . import selectors, services
 from .forms import SignInForm, TokenForm, UserForm

@@ -4,7 +4,7 @@ name + version is a conflict (409) naming both."""
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from studio.errors import AlreadyExists
+from core.errors import AlreadyExists
 
 from .models import VersionedAsset
 from .references import next_version

@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from studio.errors import AlreadyExists
+from core.errors import AlreadyExists
 from workspaces.models import Workspace
 
 from .models import ComputeCluster

@@ -9,9 +9,9 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from core import sandbox
+from core.forms import add_errors
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
-from workspaces.views import add_errors
 
 from . import selectors, services
 from .forms import COMMON_SIZES, ClusterForm, ScaleForm

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api
+from . import api, streams
 
 urlpatterns = [
     path("jobs", api.JobListApi.as_view(), name="api_jobs"),
@@ -11,4 +11,5 @@ urlpatterns = [
     path("jobs/<str:name>/log", api.JobLogApi.as_view(), name="api_job_log"),
     path("jobs/<str:name>/files", api.JobFilesApi.as_view(), name="api_job_files"),
     path("jobs/<str:name>/files/content", api.JobFileContentApi.as_view(), name="api_job_file_content"),
+    path("jobs/<str:name>/stream", streams.job_stream_api, name="api_job_stream"),
 ]

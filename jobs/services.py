@@ -19,7 +19,7 @@ from assets import references
 from assets.models import DataAsset, Environment, Model
 from assets.yaml_errors import compose, line_of, node_at
 from compute.models import ComputeCluster
-from studio.errors import AlreadyExists
+from core.errors import AlreadyExists
 from workspaces.models import Workspace
 from workspaces.paths import clean_path, join, parse_datastore_uri
 from workspaces.selectors import datastore_by_name, default_datastore

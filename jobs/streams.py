@@ -27,11 +27,12 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 
-from accounts.authentication import origin_allowed, user_for_token
-from studio.streams import AccessRecheck, async_guard, format_event, reader_access, resume_offset
-from workspaces.access import SAFE_METHODS, workspace_view
+from accounts.authentication import authenticate, origin_allowed
+from core.access import SAFE_METHODS
+from core.streams import AccessRecheck, async_guard, format_event, resume_offset
+from workspaces.access import workspace_view
 from workspaces.roles import Perm
-from workspaces.selectors import workspace_access
+from workspaces.selectors import still_allowed, workspace_access
 
 from . import selectors
 from .joblog import read_log
@@ -166,7 +167,7 @@ async def _job_id_or_404(workspace, name: str) -> int:
 @async_guard(workspace_view(read=Perm.JOBS_READ))
 async def job_stream(request, access, name):
     """The job page's live log (session auth)."""
-    allowed = reader_access(user=request.user, workspace=access.workspace.name, perm=Perm.JOBS_READ)
+    allowed = still_allowed(user=request.user, workspace=access.workspace.name, perm=Perm.JOBS_READ)
     return job_event_stream(request, await _job_id_or_404(access.workspace, name), allowed=allowed)
 
 
@@ -194,14 +195,14 @@ def _api_access(request, workspace: str):
                 f"Requests from {origin!r} are not accepted: add the origin to CSRF_TRUSTED_ORIGINS to allow it.",
             )
         token = header[1] if len(header) == 2 else None
-        user = user_for_token(token) if token else None
-        if user is None:
+    # A token, or a signed-in browser session, as the other API routes accept.
+    principal = authenticate(request) if token is not None or not header else None
+    if principal is None:
+        if header:
             return _error(401, "Unauthorized", "Invalid or revoked token.")
-    else:
-        user = request.user  # a signed-in browser session, as the other API routes accept
-        if not user.is_authenticated:
-            return _error(401, "Unauthorized", "Authentication credentials were not provided.")
-    access = workspace_access(user=user, name=workspace)
+        return _error(401, "Unauthorized", "Authentication credentials were not provided.")
+    user = principal.user
+    access = workspace_access(user=user, name=workspace, scope=principal.scope)
     if access is None:
         return _error(404, "NotFound", f"No workspace named {workspace!r}.")
     if request.method not in SAFE_METHODS:
@@ -212,7 +213,7 @@ def _api_access(request, workspace: str):
             "AuthorizationFailed",
             f"Your role ({access.role_label}) in {access.workspace.name} does not allow this.",
         )
-    return access, reader_access(user=user, workspace=workspace, perm=Perm.JOBS_READ, token=token)
+    return access, still_allowed(user=user, workspace=workspace, perm=Perm.JOBS_READ, token=token)
 
 
 async def job_stream_api(request, workspace, name):

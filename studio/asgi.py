@@ -8,7 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 django_application = get_asgi_application()
 
 from assets.data.asgi_chunks import ChunkUploadFastPath  # noqa: E402
-from studio.body_limit import BodySizeLimit  # noqa: E402
+from core.body_limit import BodySizeLimit  # noqa: E402
 from tracking.http import MlflowFastPath  # noqa: E402
 
 # Upload chunks stream straight into their staging file (assets/data/asgi_chunks.py), the MLflow

@@ -7,7 +7,7 @@ from kombu.transport import TRANSPORT_ALIASES
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 
 # The embedded broker: kombu's filesystem transport with atomic message files (studio/broker.py).
-TRANSPORT_ALIASES["filesystem"] = "studio.broker:Transport"
+TRANSPORT_ALIASES["filesystem"] = "core.broker:Transport"
 
 app = Celery("studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -24,4 +24,4 @@ def announce_worker(sender=None, **kwargs):
 
         node_ready(node_name, os.getpid())
     else:
-        sender.app.send_task("studio.tasks.record_worker_heartbeat")
+        sender.app.send_task("core.tasks.record_worker_heartbeat")

@@ -25,7 +25,6 @@ SHARDS = {
         "tests/jobs",
         "tests/accounts",
         "tests/core",
-        "tests/studio",
         "tests/compute",
         "tests/storage",
         "tests/cli",
@@ -35,7 +34,7 @@ SHARDS = {
 # The tests whose outcome the database, the broker or the cache can change (SQL, locking and
 # concurrency, streams, job state, Celery delivery, sign-in throttling), for a second configuration.
 BACKENDS = {
-    "A": ["tests/tracking", "tests/jobs", "tests/accounts", "tests/studio", "tests/workspaces/test_routes.py"],
+    "A": ["tests/tracking", "tests/jobs", "tests/accounts", "tests/core", "tests/workspaces/test_routes.py"],
     "B": [
         "tests/e2e/test_job_faults.py",
         "tests/e2e/test_mlflow_conformance.py",

@@ -11,7 +11,6 @@ reach their views through `MlflowFastPath` (wired in studio/asgi.py) rather than
 stack, and a granted (token, workspace) access is remembered for ACCESS_CACHE_SECONDS.
 """
 
-import base64
 import hashlib
 import io
 import logging
@@ -23,7 +22,6 @@ from functools import wraps
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
 from django.core.exceptions import BadRequest, DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections, connection
@@ -43,8 +41,8 @@ from mlflow.protos.databricks_pb2 import (
 )
 
 from accounts import throttle
-from accounts.authentication import origin_allowed, user_for_token
-from studio import json_bodies
+from accounts.authentication import authenticate, origin_allowed
+from core import json_bodies
 from workspaces.roles import Perm
 from workspaces.selectors import WorkspaceAccess, workspace_access
 
@@ -52,7 +50,6 @@ log = logging.getLogger(__name__)
 
 # Bodies larger than this are refused before parsing; log-batch's own limits are far below it.
 MAX_BODY_BYTES = 64 * 1024 * 1024
-BASIC_AUTH_CACHE_SECONDS = 60
 
 
 @dataclass
@@ -122,44 +119,6 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _basic_user(request, raw: str):
-    """The user of `Authorization: Basic ...`; a successful check is cached briefly in this process
-    (password hashing takes a tenth of a second, and the client sends the header on every call).
-    Wrong passwords are throttled as on the sign-in page: SignInThrottled while locked out."""
-    try:
-        username, _, password = base64.b64decode(raw, validate=True).decode().partition(":")
-    except ValueError:
-        return None
-    cache = caches["local"]
-    key = "mlflow-basic:" + hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
-    cached = cache.get(key)
-    if cached is not None:
-        # Valid only while the password is the one that was checked: a change ends it at once.
-        user = get_user_model().objects.filter(pk=cached[0], is_active=True, password=cached[1]).first()
-        if user is not None:
-            throttle.check(username, throttle.client_address(request))  # a locked-out user waits too
-            return user
-    user = throttle.authenticate(request, username=username, password=password)
-    if user is not None:
-        cache.set(key, (user.pk, user.password), BASIC_AUTH_CACHE_SECONDS)
-    return user
-
-
-def authenticated_user(request):
-    """The caller: a token (Bearer), Basic auth, or the browser's session. None if none works."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, credentials = header.partition(" ")
-    scheme = scheme.lower()
-    if scheme in ("bearer", "token"):
-        return user_for_token(credentials.strip())
-    if scheme == "basic":
-        return _basic_user(request, credentials.strip())
-    if header:
-        return None
-    user = getattr(request, "user", None)
-    return user if user is not None and user.is_authenticated else None
-
-
 def parse_body(request) -> dict:
     if request.method in ("GET", "HEAD"):
         return {key: values[-1] for key, values in request.GET.lists()}
@@ -204,7 +163,7 @@ def _access_key(request, workspace: str) -> tuple[str, str] | None:
 
 
 def _recent_access(request, workspace: str) -> tuple | None:
-    """(user, access) granted to this Authorization header in this workspace moments ago."""
+    """(principal, access) granted to this Authorization header in this workspace moments ago."""
     key = _access_key(request, workspace)
     entry = _recent.get(key) if key else None
     if entry is None or entry[0] < time.monotonic():
@@ -212,13 +171,13 @@ def _recent_access(request, workspace: str) -> tuple | None:
     return entry[1], entry[2]
 
 
-def _remember_access(request, workspace: str, user, access: WorkspaceAccess) -> None:
+def _remember_access(request, workspace: str, principal, access: WorkspaceAccess) -> None:
     key = _access_key(request, workspace)
     if key is None:
         return
     if len(_recent) >= ACCESS_CACHE_SIZE:
         _recent.clear()
-    _recent[key] = (time.monotonic() + ACCESS_CACHE_SECONDS, user, access)
+    _recent[key] = (time.monotonic() + ACCESS_CACHE_SECONDS, principal, access)
 
 
 def forget_recent_access(**_kwargs) -> None:
@@ -253,16 +212,16 @@ def endpoint(*, methods: tuple[str, ...], perm: Perm, raw_body: bool = False):
                 return _error(ENDPOINT_NOT_FOUND, f"{request.method} is not supported here; use {', '.join(methods)}.")
             recent = _recent_access(request, workspace)
             try:
-                user = recent[0] if recent else authenticated_user(request)
+                principal = recent[0] if recent else authenticate(request, basic=True)
             except throttle.SignInThrottled as exc:
                 response = _error(REQUEST_LIMIT_EXCEEDED, str(exc))
                 response["Retry-After"] = str(exc.retry_after)
                 return response
-            if user is None:
+            if principal is None:
                 response = _error(UNAUTHENTICATED, "Sign in with MLFLOW_TRACKING_TOKEN or a username and password.")
                 response["WWW-Authenticate"] = 'Basic realm="studio", Bearer realm="studio"'
                 return response
-            request.user = user
+            user = request.user = principal.user
             if not origin_allowed(request):
                 return _error(PERMISSION_DENIED, "Requests from another site's pages are not accepted.")
             if not raw_body and request.method not in ("GET", "HEAD") and _body_too_big(request):
@@ -279,11 +238,11 @@ def endpoint(*, methods: tuple[str, ...], perm: Perm, raw_body: bool = False):
                     )
                 if len(request.body) > MAX_BODY_BYTES:
                     return _error(INVALID_PARAMETER_VALUE, f"The request body is over {MAX_BODY_BYTES} bytes.")
-            access = recent[1] if recent else workspace_access(user=user, name=workspace)
+            access = recent[1] if recent else workspace_access(user=user, name=workspace, scope=principal.scope)
             if access is None:
                 return _error(RESOURCE_DOES_NOT_EXIST, f"No workspace named {workspace[:100]!r}.")
             if not recent:
-                _remember_access(request, workspace, user, access)
+                _remember_access(request, workspace, principal, access)
             if not access.allows(perm):
                 return _error(
                     PERMISSION_DENIED,
@@ -415,7 +374,7 @@ def _small_body(scope) -> bool:
 
 
 async def _read_body(receive) -> bytes | None:
-    """The whole request body (studio.body_limit bounds it), or None if the client went away."""
+    """The whole request body (core.body_limit bounds it), or None if the client went away."""
     chunks = []
     while True:
         message = await receive()

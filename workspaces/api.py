@@ -5,8 +5,10 @@ from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from core.access import UserAPIView
+
 from . import selectors, services
-from .access import UserAPIView, WorkspaceAPIView
+from .access import WorkspaceAPIView
 from .downloads import file_response, folder_zip_response
 from .paths import clean_path
 from .roles import Perm

@@ -2,6 +2,10 @@
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
+
+from accounts.authentication import token_principal
+
 from .models import Datastore, Membership, Workspace
 from .roles import JOB_TOKEN_PERMISSIONS, Perm, Role, role_allows
 
@@ -27,46 +31,59 @@ class WorkspaceAccess:
         return Role(self.role).label
 
 
-def _token_workspace(user) -> int | None:
-    """The one workspace a job-scoped token may reach (None for sessions and personal tokens)."""
-    return getattr(user, "token_workspace_id", None)
-
-
-def workspaces_for_user(*, user):
+def workspaces_for_user(*, user, scope=None):
+    """The workspaces `user` may see; through a job's token (`scope`, accounts.TokenScope) only its own."""
     if not user.is_authenticated:
         return Workspace.objects.none()
     workspaces = Workspace.objects.all() if user.is_superuser else Workspace.objects.filter(memberships__user=user)
-    if _token_workspace(user):
-        workspaces = workspaces.filter(pk=_token_workspace(user))
+    if scope is not None:
+        workspaces = workspaces.filter(pk=scope.workspace_id)
     return workspaces
 
 
-def workspace_access(*, user, name: str) -> WorkspaceAccess | None:
-    """The workspace named `name` if `user` may see it; admins act as Owner everywhere."""
-    if not user.is_authenticated:
+def workspace_access(*, user, name: str, scope=None) -> WorkspaceAccess | None:
+    """The workspace named `name` if `user` may see it; admins act as Owner everywhere. Through a
+    job's token (`scope`, accounts.TokenScope) only the job's workspace, limited to what it needs."""
+    if user is None or not user.is_authenticated:
         return None
     workspace = Workspace.objects.filter(name=name).first()
-    if workspace is None or (_token_workspace(user) and workspace.pk != _token_workspace(user)):
+    if workspace is None or (scope is not None and workspace.pk != scope.workspace_id):
         return None
-    scope = _job_scope(user, workspace)
+    limits = _job_limits(scope, workspace)
     if user.is_superuser:
-        return WorkspaceAccess(workspace=workspace, role=Role.OWNER, **scope)
+        return WorkspaceAccess(workspace=workspace, role=Role.OWNER, **limits)
     membership = Membership.objects.filter(workspace=workspace, user=user).first()
     if membership is None:
         return None
-    return WorkspaceAccess(workspace=workspace, role=membership.role, **scope)
+    return WorkspaceAccess(workspace=workspace, role=membership.role, **limits)
 
 
-def _job_scope(user, workspace: Workspace) -> dict:
+def _job_limits(scope, workspace: Workspace) -> dict:
     """For a job's token: which job (and experiment) its access is limited to."""
-    name = getattr(user, "token_job_name", "") or ""
-    if not name:
+    if scope is None or not scope.job_name:
         return {}
     from django.apps import apps  # jobs sits above this layer; its model is looked up, not imported
 
-    job = apps.get_model("jobs", "Job").objects.filter(workspace=workspace, name=name).values("pk", "experiment_id")
-    found = job.first() or {"pk": 0, "experiment_id": 0}  # a job that is gone reaches nothing
-    return {"job": name, "job_id": found["pk"], "job_experiment_id": found["experiment_id"]}
+    rows = apps.get_model("jobs", "Job").objects.filter(workspace=workspace, name=scope.job_name)
+    found = rows.values("pk", "experiment_id").first() or {"pk": 0, "experiment_id": 0}  # a job gone reaches nothing
+    return {"job": scope.job_name, "job_id": found["pk"], "job_experiment_id": found["experiment_id"]}
+
+
+def still_allowed(*, user, workspace: str, perm: Perm, token: str | None = None):
+    """A check, for a long stream, of whether its reader still may `perm` in `workspace`, read
+    afresh each time: the token it came with (if any) still valid, else the same user still active."""
+    user_id = user.pk
+
+    def allowed() -> bool:
+        if token is not None:
+            principal = token_principal(token)
+            current, scope = (principal.user, principal.scope) if principal else (None, None)
+        else:
+            current, scope = get_user_model().objects.filter(pk=user_id, is_active=True).first(), None
+        access = workspace_access(user=current, name=workspace, scope=scope) if current is not None else None
+        return access is not None and access.allows(perm)
+
+    return allowed
 
 
 def datastores_for_workspace(*, workspace: Workspace):

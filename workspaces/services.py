@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 
 from core import sandbox
-from studio.errors import AlreadyExists
+from core.errors import AlreadyExists
 
 from . import credentials
 from .datastore_endpoints import EndpointRefused, azure_account_name, check_datastore_endpoints

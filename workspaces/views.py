@@ -7,20 +7,17 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from core.access import user_view
+from core.forms import add_errors
+
 from . import selectors, services
-from .access import user_view, workspace_view
+from .access import workspace_view
 from .downloads import file_response, folder_zip_response
 from .forms import DatastoreForm, MemberForm, RoleForm, WorkspaceForm, WorkspaceSettingsForm
 from .paths import clean_path
 from .preview import preview_file
 from .roles import Perm
 from .storage import DatastoreUnavailable, OutsideDatastore, datastore_storage, is_folder, list_folder
-
-
-def add_errors(form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form fields it names."""
-    for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @user_view
@@ -307,3 +304,15 @@ def member_update(request, access, username):
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
     return redirect("member_list", workspace=access.workspace.name)
+
+
+@user_view
+def home(request):
+    """The last workspace used, or the only one, or the list to pick from."""
+    last = request.session.get("workspace")
+    if last and selectors.workspace_access(user=request.user, name=last):
+        return redirect("workspace_home", workspace=last)
+    workspaces = list(selectors.workspaces_for_user(user=request.user)[:2])
+    if len(workspaces) == 1:
+        return redirect("workspace_home", workspace=workspaces[0].name)
+    return redirect("workspace_list")

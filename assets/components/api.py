@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from assets.mlmodels.files import AssetFiles
 from assets.mlmodels.serializers import ModelFileSerializer
-from studio.json_bodies import JSONParser
+from core.json_bodies import JSONParser
 from workspaces.access import WorkspaceAPIView
 from workspaces.roles import Perm
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from assets.mlmodels.files import AssetFiles
-from assets.mlmodels.views import error_json
+from core.api_errors import error_json
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
 

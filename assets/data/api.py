@@ -7,7 +7,7 @@ from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
-from studio.json_bodies import JSONParser
+from core.json_bodies import JSONParser
 from workspaces.access import WorkspaceAPIView
 from workspaces.downloads import file_response, folder_zip_response
 from workspaces.paths import clean_path, join

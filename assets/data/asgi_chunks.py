@@ -22,11 +22,10 @@ import re
 import threading
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
 
-from accounts.authentication import origin_allowed, user_for_token
+from accounts.authentication import authenticate, origin_allowed
 from workspaces.roles import Perm
 from workspaces.selectors import workspace_access
 
@@ -53,28 +52,12 @@ def close_old_connections() -> None:
             conn.close_at = close_at
 
 
-def _request_user(request):
-    """The user a request authenticates as, by the same rules as the REST API; None if unsure."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if header:
-        keyword, _, raw = header.partition(" ")
-        if keyword.lower() not in ("bearer", "token") or not origin_allowed(request):
-            return None
-        return user_for_token(raw.strip())
-    from importlib import import_module
-
-    from django.contrib.auth import get_user
-    from rest_framework.authentication import CSRFCheck
-
-    engine = import_module(settings.SESSION_ENGINE)
-    request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
-    user = get_user(request)
-    if not user.is_authenticated:
+def _request_principal(request):
+    """Who the request is, by the same rules as the REST API (a token from an allowed origin, or a
+    session with its CSRF token); None if unsure, and Django's route answers."""
+    if request.META.get("HTTP_AUTHORIZATION") and not origin_allowed(request):
         return None
-    request.user = user
-    if CSRFCheck(lambda r: None).process_view(request, None, (), {}) is not None:
-        return None  # no or a bad CSRF token: Django's route says so
-    return user
+    return authenticate(request, csrf=True)
 
 
 def _prepare(scope, workspace: str, upload_id: str):
@@ -87,10 +70,11 @@ def _prepare(scope, workspace: str, upload_id: str):
         request.get_host()  # ALLOWED_HOSTS
         if request.content_type != "application/octet-stream":
             return None
-        user = _request_user(request)
-        if user is None or not user.is_active:
+        principal = _request_principal(request)
+        if principal is None or not principal.user.is_active:
             return None
-        access = workspace_access(user=user, name=workspace)
+        user = principal.user
+        access = workspace_access(user=user, name=workspace, scope=principal.scope)
         if access is None or not access.allows(Perm.DATA_WRITE):
             return None
         # The lock comes first, so the upload's state read next is one no completion can overtake.

@@ -39,7 +39,7 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 
 from assets.models import UploadRange, UploadSession
-from studio.api_errors import Conflict
+from core.api_errors import Conflict
 from workspaces.paths import clean_path
 
 CHUNK_SIZE = 32 * 1024 * 1024  # what clients are told to send: a chunk costs a few queries, so not too small

@@ -7,11 +7,12 @@ from django.views.decorators.vary import vary_on_headers
 
 from assets.models import BuildStatus, Environment, EnvironmentBuild
 from assets.versioning import DuplicateVersion
-from studio.streams import ProducerState, async_guard, file_event_stream, reader_access
+from core.forms import add_errors
+from core.streams import ProducerState, async_guard, file_event_stream
 from workspaces.access import workspace_view
 from workspaces.downloads import StreamingFileResponse
 from workspaces.roles import Perm
-from workspaces.views import add_errors
+from workspaces.selectors import still_allowed
 
 from . import envbuild, selectors, services
 from .forms import EnvironmentForm
@@ -192,5 +193,5 @@ async def environment_build_log_events(request, access, name, version):
         request,
         path=envbuild.log_path(environment.build.spec_hash),
         poll=lambda: build_state(build_id),
-        allowed=reader_access(user=request.user, workspace=access.workspace.name, perm=Perm.DATA_READ),
+        allowed=still_allowed(user=request.user, workspace=access.workspace.name, perm=Perm.DATA_READ),
     )

@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from studio.json_bodies import JSONParser
+from core.json_bodies import JSONParser
 from workspaces.access import WorkspaceAPIView
 from workspaces.roles import Perm
 

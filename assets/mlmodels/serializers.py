@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from assets.models import Model, ModelType
-from studio import json_bodies
+from core import json_bodies
 
 
 @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})

@@ -8,11 +8,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from studio.errors import AlreadyExists
+from core.api_errors import error_json
+from core.forms import add_errors
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
 from workspaces.selectors import datastores_for_workspace
-from workspaces.views import add_errors
 
 from . import selectors, services
 from .files import model_files
@@ -28,17 +28,6 @@ def _model_or_404(access, name, version):
     if model is None:
         raise Http404("No such model version.")
     return model
-
-
-def error_json(exc: ValidationError) -> JsonResponse:
-    """The API's error body ({"error": {code, message, details}}) for the browser's upload requests."""
-    details = [{"field": f, "message": m} for f, ms in exc.message_dict.items() for m in ms]
-    conflict = isinstance(exc, AlreadyExists)
-    message = "; ".join(f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in details)
-    return JsonResponse(
-        {"error": {"code": "Conflict" if conflict else "UserError", "message": message, "details": details}},
-        status=409 if conflict else 400,
-    )
 
 
 def form_errors(form) -> ValidationError:

@@ -10,7 +10,7 @@ from django.test import RequestFactory
 
 from assets.environments import envbuild
 from assets.models import BuildStatus, Environment, EnvironmentBuild
-from studio.streams import FileEventStream, ProducerState, format_event, resume_offset
+from core.streams import FileEventStream, ProducerState, format_event, resume_offset
 from tests.jobs.test_stream_access import stream_of
 from workspaces.models import Membership
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.body_limit import BodySizeLimit
+from core.body_limit import BodySizeLimit
 from workspaces.storage import datastore_storage
 
 from .multipart import CONTENT_TYPE, field_part, file_part, multipart

@@ -14,6 +14,6 @@ def can(access, perm: str) -> bool:
 @register.filter
 def markdown(text: str):
     """{{ asset.description|markdown }}: sanitized HTML."""
-    from studio.markdown import render_markdown
+    from core.markdown import render_markdown
 
     return render_markdown(text)

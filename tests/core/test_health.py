@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from core import sandbox
+from core.models import WorkerHeartbeat
 from jobs.models import JobStatus
 from jobs.services import job_token_create
-from studio.models import WorkerHeartbeat
 from tests.jobs.support import make_job
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,7 @@ def test_a_jobs_token_gets_only_the_status_and_the_sandbox(owner, workspace, cli
 
 
 def test_a_broken_part_is_503_for_anyone(client, monkeypatch):
-    monkeypatch.setattr("studio.health.broker_state", lambda: {"status": "error", "transport": "x", "message": "down"})
+    monkeypatch.setattr("core.health.broker_state", lambda: {"status": "error", "transport": "x", "message": "down"})
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "error", "sandbox": sandbox.status().backend}

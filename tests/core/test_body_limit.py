@@ -20,8 +20,8 @@ from django.db import close_old_connections
 from django.urls import get_resolver
 
 from accounts.services import token_create
+from core.body_limit import UPLOAD_ROUTES
 from jobs.models import Experiment, Job
-from studio.body_limit import UPLOAD_ROUTES
 from tests.conftest import PASSWORD
 from tests.workspaces.multipart import CONTENT_TYPE, multipart
 
@@ -39,7 +39,7 @@ ARTIFACT = f"{MLFLOW}/mlflow-artifacts/artifacts/workspaceartifactstore/big.bin"
 def app(monkeypatch, settings):
     """The studio's ASGI app, on a test database transaction that nothing may close under it."""
     from assets.data import asgi_chunks
-    from studio import body_limit
+    from core import body_limit
     from studio.asgi import application
     from tracking import http
 

@@ -21,7 +21,7 @@ def test_filesystem_url_uses_the_studios_atomic_transport(tmp_path):
     import studio.celery  # noqa: F401 - registers the transport alias
 
     with _connection(tmp_path) as conn:
-        assert type(conn.transport).__module__ == "studio.broker"
+        assert type(conn.transport).__module__ == "core.broker"
 
 
 def test_messages_written_while_a_consumer_polls_all_arrive_whole(tmp_path):

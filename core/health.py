@@ -2,13 +2,13 @@
 
 from datetime import timedelta
 
+from celery import current_app as celery_app
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from core import sandbox
 
-from .celery import app as celery_app
 from .models import WorkerHeartbeat
 
 

@@ -17,16 +17,12 @@ import io
 import json
 import logging
 import tempfile
-from importlib import import_module
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
 from django.urls import Resolver404, resolve
-
-from tracking.http import authenticated_user
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +73,17 @@ def too_large(limit: int, path: str) -> dict:
     return {"error": {"code": "RequestEntityTooLarge", "message": message}}
 
 
+# Who may send an upload's large body: set by the accounts app when it is ready (this layer knows no
+# users); `signed_in(request) -> bool` for a request built from the headers alone.
+signed_in = None
+
+
 def _signed_in(request) -> bool:
     """Whether the request's token, Basic credentials or session cookie name an active user.
     Runs in the thread the ASGI fast paths share, outside any request of Django's."""
     try:
         close_old_connections()
-        engine = import_module(settings.SESSION_ENGINE)
-        request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
-        request.user = get_user(request)
-        return authenticated_user(request) is not None
+        return signed_in is not None and signed_in(request)
     except Exception as exc:  # noqa: BLE001 - unsure who it is (throttled, database away): the request limit
         log.warning("Held a large body to %s to the request limit: %s", request.path[:200], exc)
         return False

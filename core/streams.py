@@ -14,7 +14,7 @@ sends `event: end` and closes. Comments (`: keep-alive`) keep proxies from closi
 
 The view is async (the studio runs under uvicorn), so a stream holds no thread while it waits.
 Access is checked when the stream starts and again every ACCESS_INTERVAL seconds (`allowed=`, e.g.
-`reader_access(...)`): a reader who lost it sees the stream close, and the reconnect is refused.
+`workspaces.selectors.still_allowed(...)`): a reader who lost it sees the stream close, and the reconnect is refused.
 """
 
 import asyncio
@@ -27,12 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import get_user_model
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
-
-from accounts.authentication import user_for_token
-from workspaces.selectors import workspace_access
 
 READ_CHUNK = 256 * 1024  # bytes read from the file per step, so memory stays bounded
 MAX_LINE = 16 * 1024  # a longer line (or a line with no newline at all) is sent in pieces of this size
@@ -163,22 +159,6 @@ class AccessRecheck:
             return True
         self.checked = time.monotonic()
         return await self.allowed()
-
-
-def reader_access(*, user, workspace: str, perm, token: str | None = None) -> Callable[[], bool]:
-    """For AccessRecheck: whether the stream's reader still may `perm` in `workspace`, read afresh:
-    the token it came with (if any) still valid, else the same user still active."""
-    user_id = user.pk
-
-    def allowed() -> bool:
-        if token is not None:
-            current = user_for_token(token)
-        else:
-            current = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-        access = workspace_access(user=current, name=workspace) if current is not None else None
-        return access is not None and access.allows(perm)
-
-    return allowed
 
 
 def _with_fresh_connection(poll: Callable[[], ProducerState]) -> Callable[[], ProducerState]:

@@ -8,7 +8,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -92,3 +92,14 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The resource already exists."
     default_code = "conflict"
+
+
+def error_json(exc: DjangoValidationError) -> JsonResponse:
+    """The API's error body ({"error": {code, message, details}}) for the browser's upload requests."""
+    details = [{"field": f, "message": m} for f, ms in exc.message_dict.items() for m in ms]
+    conflict = isinstance(exc, AlreadyExists)
+    message = "; ".join(f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in details)
+    return JsonResponse(
+        {"error": {"code": "Conflict" if conflict else "UserError", "message": message, "details": details}},
+        status=409 if conflict else 400,
+    )

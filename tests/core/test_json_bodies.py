@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from studio.json_bodies import MAX_DEPTH, loads, nested_too_deep
+from core.json_bodies import MAX_DEPTH, loads, nested_too_deep
 
 pytestmark = pytest.mark.django_db
 

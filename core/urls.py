@@ -1,0 +1,9 @@
+"""Mounted at / (studio/urls.py): the health check."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+]
