@@ -21,6 +21,7 @@ from django.db import close_old_connections
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.processes import die_with_parent
 from jobs.models import JobStatus
 
 from .models import ComputeCluster, ComputeNode, NodeState
@@ -69,7 +70,8 @@ class NodeManager:
         node_name = f"{cluster.name}-{secrets.token_hex(3)}@{self.hostname}"
         node = ComputeNode.objects.create(cluster=cluster, name=node_name, hostname=self.hostname, managed=True)
         env = dict(os.environ, STUDIO_NODE_NAME=node_name, PYTHONUNBUFFERED="1")
-        proc = subprocess.Popen(node_command(cluster, node_name), env=env)
+        # A node dies with the manager (its warm shutdown lets a running job finish).
+        proc = subprocess.Popen(node_command(cluster, node_name), env=env, preexec_fn=die_with_parent())  # noqa: PLW1509
         ComputeNode.objects.filter(pk=node.pk).update(pid=proc.pid)
         self.processes[node.pk] = proc
         logger.warning("Started node %s for cluster %s (pid %s)", node_name, cluster.name, proc.pid)

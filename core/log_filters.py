@@ -12,3 +12,16 @@ class WithoutTraceback(logging.Filter):
         record.exc_text = None
         record.stack_info = None
         return True
+
+
+class WithoutRoutineTasks(logging.Filter):
+    """Drop the "received" and "succeeded" lines of the scheduler's periodic tasks (job dispatch,
+    heartbeats): a line every few seconds that says nothing. Their failures still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING or not isinstance(record.args, dict):
+            return True
+        from django.conf import settings
+
+        routine = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+        return record.args.get("name") not in routine

@@ -5,6 +5,7 @@ embedded: SQLite, Celery's filesystem transport and local folders, all under STU
 Secrets can also be read from files: `SECRET_KEY_FILE`, `AWS_SECRET_ACCESS_KEY_FILE`, ...
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -294,8 +295,8 @@ STUDIO_WORKER_STALE_AFTER = env.int("STUDIO_WORKER_STALE_AFTER", default=60)
 STUDIO_JOB_HEARTBEAT_TIMEOUT = env.int("STUDIO_JOB_HEARTBEAT_TIMEOUT", default=30)
 # A job's stored log stops growing past this size (the job keeps running).
 STUDIO_JOB_LOG_MAX_BYTES = parse_size(env.str("STUDIO_JOB_LOG_MAX_BYTES", default="64MiB"))
-# Web server processes (uvicorn workers) `runstudio` starts; more serve more requests at once.
-STUDIO_WEB_WORKERS = env.int("STUDIO_WEB_WORKERS", default=1)
+# Web server processes (uvicorn workers) `runstudio` starts: one per core, at most 4 by default.
+STUDIO_WEB_WORKERS = env.int("STUDIO_WEB_WORKERS", default=min(os.cpu_count() or 1, 4))
 # The address jobs use to reach the studio (MLFLOW_TRACKING_URI).
 STUDIO_PUBLIC_URL = env.str("STUDIO_PUBLIC_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 # Where the studio's own processes (a sandbox's relay to the API) reach its web server, when the
@@ -359,13 +360,19 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"without_traceback": {"()": "core.log_filters.WithoutTraceback"}},
+    "filters": {
+        "without_traceback": {"()": "core.log_filters.WithoutTraceback"},
+        "without_routine_tasks": {"()": "core.log_filters.WithoutRoutineTasks"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         # A request with a Host not in ALLOWED_HOSTS (400): one line, not a traceback.
         "django.security.DisallowedHost": {"filters": ["without_traceback"]},
+        # The worker's "received"/"succeeded" lines of the scheduler's tasks, every few seconds.
+        "celery.worker.strategy": {"filters": ["without_routine_tasks"]},
+        "celery.app.trace": {"filters": ["without_routine_tasks"]},
         # azure-ai-ml's loaders announce their experimental classes on import.
         "azure.ai.ml": {"level": "ERROR"},
         "azure.ai.ml._utils._experimental": {"level": "ERROR"},

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from core import sandbox
-from tests.studio_process import ADMIN_PASSWORD, ADMIN_USER, StudioProcess
+from tests.studio_process import ADMIN_PASSWORD, ADMIN_USER, StudioProcess, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -62,11 +62,17 @@ def test_make_run_starts_all_three_processes_prints_a_generated_password_once_an
         )
         assert created.status_code == 302
 
+        assert "jobs.tasks.dispatch_jobs[" not in studio.log_path.read_text(), (
+            "the scheduler's routine tasks are logged"
+        )
         pgid = studio.proc.pid
-        assert len(_group_members(pgid)) >= 4  # make, the launcher, web, worker(s), scheduler
+        started = _descendants(pgid)
+        assert len(started) >= 5  # the launcher, web, worker, scheduler, node manager
         os.killpg(pgid, signal.SIGINT)  # what Ctrl-C in the terminal does
         studio.proc.wait(timeout=30)
         assert _group_members(pgid) == [], "Ctrl-C left processes running"
+        _wait_gone(started, timeout=15)
+        assert "Warm shutdown" in studio.log_path.read_text()
         studio.proc = None
 
         studio.log_path.write_text("")
@@ -75,6 +81,71 @@ def test_make_run_starts_all_three_processes_prints_a_generated_password_once_an
         assert "shown only this once" not in second_log and "Created the admin user" not in second_log
         client = _sign_in(studio.url, ADMIN_USER, password)
         assert "kept-ws" in client.get("/workspaces/").text
+    finally:
+        studio.close()
+
+
+def _alive(pids) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]  # noqa: SIM115
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
+
+
+def _wait_gone(started: dict[int, str], *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while _alive(started) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = {pid: started[pid] for pid in _alive(started)}
+    assert left == {}, f"still running after the studio stopped: {left}"
+
+
+def _studio_with_a_node(tmp_path) -> tuple[StudioProcess, dict[int, str]]:
+    """A studio whose cluster keeps a node running: every kind of process the studio starts."""
+    studio = StudioProcess(tmp_path / "data")
+    studio.start()
+    studio.wait_for_worker(timeout=60)
+    with studio.client() as api:
+        response = api.post(
+            "/api/v1/workspaces/my-workspace/computes",
+            json={"name": "always-on", "min_instances": 1, "max_instances": 1},
+        )
+        assert response.status_code in (200, 201), response.text
+
+    def node_started():
+        return any("cluster." in args for args in _descendants(studio.proc.pid).values())
+
+    wait_for(node_started, timeout=60, what="a compute node")
+    return studio, _descendants(studio.proc.pid)
+
+
+def test_a_supervisor_stop_leaves_nothing_running(tmp_path):
+    """TERM to the studio's process group, KILL 3 s later (what systemd or a container runtime
+    does): the launcher dies at once, and every process it started follows it."""
+    studio, started = _studio_with_a_node(tmp_path)
+    try:
+        os.killpg(studio.proc.pid, signal.SIGTERM)
+        time.sleep(3)
+        os.killpg(studio.proc.pid, signal.SIGKILL)
+        studio.proc.wait(timeout=10)
+        _wait_gone(started, timeout=20)
+    finally:
+        studio.close()
+
+
+def test_a_second_ctrl_c_stops_everything_at_once(tmp_path):
+    studio, started = _studio_with_a_node(tmp_path)
+    try:
+        os.killpg(studio.proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+        os.killpg(studio.proc.pid, signal.SIGINT)
+        studio.proc.wait(timeout=10)
+        _wait_gone(started, timeout=10)
     finally:
         studio.close()
 
@@ -128,7 +199,8 @@ def _environ(pid: int) -> dict[str, str]:
 
 
 def _descendants(pid: int) -> dict[int, str]:
-    """{pid: command line} of every process below `pid` (honcho starts each in a session of its own)."""
+    """{pid: command line} of every process below `pid` (each command the launcher starts runs in a
+    process group of its own)."""
     out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=True).stdout
     rows = [line.split(None, 2) for line in out.splitlines()]
     children: dict[int, list[tuple[int, str]]] = {}
@@ -152,7 +224,6 @@ def test_no_process_the_launcher_starts_inherits_the_admin_password(tmp_path):
         launcher = studio.proc.pid
         assert _environ(launcher)["STUDIO_ADMIN_PASSWORD"] == ADMIN_PASSWORD  # what the test handed it
         launcher_args = " ".join(open(f"/proc/{launcher}/cmdline").read().split("\0")).strip()  # noqa: SIM115
-        # honcho watches each process from a fork of the launcher: those are the launcher, not what it starts.
         started = {pid: args for pid, args in _descendants(launcher).items() if args.strip() != launcher_args}
         for name in ("uvicorn", "celery -A studio worker", "celery -A studio beat", "manage.py nodemanager"):
             assert any(name in args for args in started.values()), f"{name} not found in {started}"

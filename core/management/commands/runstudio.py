@@ -4,14 +4,15 @@ import sys
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from honcho.manager import Manager
+
+from core.launcher import Launcher
 
 # Variables only the launcher reads.
 CHILD_ENV_REMOVED = {"STUDIO_ADMIN_PASSWORD"}
 
 
 class Command(BaseCommand):
-    help = "Start the studio: web server, Celery worker and scheduler, stopped together by Ctrl-C."
+    help = "Start the studio: web server, Celery worker and scheduler, node manager, stopped together by Ctrl-C."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -78,14 +79,4 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"\n  Studio: http://{url_host}:{port}/   sign in as {admin!r}"))
         self.stdout.write(f"  Data: {settings.STUDIO_DATA_DIR}   Ctrl-C stops everything.\n")
         self.stdout.flush()
-        manager = Manager()
-        for name, command in processes.items():
-            manager.add_process(name, " ".join(_quote(part) for part in command), env=env)
-        manager.loop()
-        sys.exit(manager.returncode)
-
-
-def _quote(part: str) -> str:
-    import shlex
-
-    return shlex.quote(part)
+        sys.exit(Launcher(processes, env=env).run())
