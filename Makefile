@@ -2,36 +2,44 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | md5sum | cut -c1-12)
+# What `make run` needs (requirements.txt), and what tests and linters add (requirements-dev.txt).
+RUNTIME := $(VENV)/.runtime-$(shell cat requirements.txt pyproject.toml | md5sum | cut -c1-12)
+DEV := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | md5sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test lint format check-deploy chromium tools sandbox clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(RUNTIME): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the pinned requirements into $(VENV)…"
 	@$(BIN)/python -m pip install -q --upgrade pip
 	@$(BIN)/python -m pip install -q -r requirements.txt
 	@$(BIN)/python -m pip install -q --no-deps -e .
-	@rm -f $(VENV)/.installed-*
-	@touch $(STAMP)
+	@rm -f $(VENV)/.runtime-* $(VENV)/.installed-*
+	@touch $(RUNTIME)
 
-run: $(STAMP) sandbox
+$(DEV): $(RUNTIME) requirements-dev.txt
+	@echo "Installing the test and lint requirements into $(VENV)…"
+	@$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@rm -f $(VENV)/.dev-*
+	@touch $(DEV)
+
+run: $(RUNTIME) sandbox
 	@$(BIN)/python manage.py runstudio
 
-test: $(STAMP) chromium tools sandbox
+test: $(DEV) chromium tools sandbox
 	$(BIN)/python -m tests.run_suite $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(DEV)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 # Django's deployment checklist with production-like settings.
-check-deploy: $(STAMP)
+check-deploy: $(RUNTIME)
 	DEBUG=false STUDIO_HTTPS=true SECRET_KEY="$$(head -c 48 /dev/urandom | base64)" \
 	  ALLOWED_HOSTS=studio.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
 
