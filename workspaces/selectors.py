@@ -6,7 +6,9 @@ from django.contrib.auth import get_user_model
 
 from accounts.authentication import token_principal
 
+from . import recent
 from .models import Datastore, Membership, Workspace
+from .recent import RecentItem
 from .roles import JOB_TOKEN_PERMISSIONS, Perm, Role, role_allows
 
 
@@ -106,17 +108,9 @@ def membership_by_username(*, workspace: Workspace, username: str) -> Membership
     return memberships_for_workspace(workspace=workspace).filter(user__username=username).first()
 
 
-@dataclass(frozen=True)
-class RecentItem:
-    kind: str
-    name: str
-    detail: str
-    when: object
-    url: str
-
-
 def recent_items(*, workspace: Workspace, limit: int = 10) -> list[RecentItem]:
-    """The workspace's newest items across sections, newest first."""
+    """The workspace's newest items across sections (its own datastores and members, and what the
+    apps above register in workspaces.recent: data, environments, models, components, jobs), newest first."""
     from django.urls import reverse
 
     items = [
@@ -135,4 +129,6 @@ def recent_items(*, workspace: Workspace, limit: int = 10) -> list[RecentItem]:
         )
         for m in memberships_for_workspace(workspace=workspace).order_by("-created_at")[:limit]
     ]
+    for source in recent.SOURCES:
+        items += source(workspace, limit)
     return sorted(items, key=lambda item: item.when, reverse=True)[:limit]
