@@ -1,0 +1,26 @@
+"""Conventions every page keeps: one date format, no words broken mid-way by CSS."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = sorted((ROOT / "templates").rglob("*.html"))
+
+
+def test_dates_are_shown_in_one_format():
+    """A date reads "Dec 3, 2026 14:32" everywhere (its ISO form in a title or datetime attribute)."""
+    formats = {
+        (path.relative_to(ROOT).as_posix(), fmt)
+        for path in TEMPLATES
+        for fmt in re.findall(r"\|date:[\"']([^\"']*)[\"']", path.read_text())
+        if fmt not in ("M j, Y H:i", "c")
+    }
+    relative = [path.name for path in TEMPLATES if "|naturaltime" in path.read_text()]
+    assert formats == set() and relative == []
+
+
+def test_no_stylesheet_breaks_words_anywhere():
+    """`word-break: break-all` cuts `uri_file` into `uri_fil`/`e` even where it would fit on the
+    next line; `overflow-wrap: anywhere` breaks only what is wider than its box."""
+    offenders = [p.name for p in (ROOT / "static" / "css").glob("*.css") if "break-all" in p.read_text()]
+    assert offenders == []
