@@ -18,8 +18,9 @@ from .version import __version__
 GROUPS = [workspace, datastore, data, environment, model, component, job, compute]
 
 DESCRIPTION = """\
-The command line of the studio, in the shape of Azure's `az ml`: manage workspaces, datastores
-and the files in them.
+The command line of the studio, in the shape of Azure's `az ml`: workspaces, datastores and
+their files, data, environments, models and components, compute clusters, and jobs (submit from
+Azure ML YAML, stream logs, download outputs).
 
 Connection settings come from the environment, or from flags that win over it:
   STUDIO_URL        --url                   the studio's address, e.g. http://localhost:8000
@@ -34,6 +35,9 @@ examples:
     $ studio workspace list -o table
   Upload a folder to the default datastore
     $ studio datastore upload -n workspaceblobstore --src ./data --dest raw/data
+  Register a data asset and submit a job from Azure ML YAML, then follow its log
+    $ studio data create --file data.yml
+    $ studio job create --file job.yml --stream
 
 Run `studio <group> --help` or `studio <group> <command> --help` for more."""
 

@@ -338,7 +338,14 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Studio REST API",
-    "DESCRIPTION": "Workspaces, datastores, members and tokens. Authenticate with `Authorization: Bearer <token>`.",
+    "DESCRIPTION": (
+        "The studio's REST API, in the shape of Azure Machine Learning's: workspaces, datastores and "
+        "members; data, environments, models and components (versioned assets, archive and restore); "
+        "compute clusters; command jobs with their status, live logs (server-sent events) and outputs; "
+        "API tokens. Experiment tracking and the model registry speak MLflow's own REST API under "
+        "`/api/2.0/mlflow/` (point the `mlflow` client at the studio). Authenticate with "
+        "`Authorization: Bearer <token>` (a personal token from the API tokens page, or a job's own token)."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -31,6 +31,9 @@ def test_help_lists_the_groups_the_environment_and_examples(capsys):
     text = re.sub(r" {2,}", "  ", text)  # the column width grows with the longest group name
     for expected in ("workspace  Manage workspaces.", "datastore  Manage datastores", "STUDIO_TOKEN", "examples:"):
         assert expected in text
+    description = text.split("groups:")[0]  # what the studio's CLI is for names every group
+    for group in ("workspaces", "datastores", "data", "environments", "models", "components", "compute", "jobs"):
+        assert group in description, group
 
 
 @pytest.mark.parametrize("group", ["workspace", "datastore"])

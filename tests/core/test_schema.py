@@ -9,3 +9,6 @@ def test_openapi_schema_is_valid_and_has_no_warnings(tmp_path):
     text = target.read_text()
     assert "/api/v1/workspaces/{workspace}/jobs:" in text
     assert "bearerAuth" in text
+    description = text.split("paths:")[0]
+    for section in ("datastores", "data", "environments", "models", "components", "compute", "jobs", "MLflow"):
+        assert section in description, section
