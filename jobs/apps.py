@@ -5,8 +5,11 @@ class JobsConfig(AppConfig):
     name = "jobs"
 
     def ready(self) -> None:
+        from assets.mlmodels import services as model_services
         from workspaces import write_guards
 
+        from .services import model_register_from_job_uri
         from .snapshots import snapshot_guard
 
         write_guards.register(snapshot_guard)
+        model_services.register_job_output_registrar(model_register_from_job_uri)
