@@ -14,7 +14,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -591,7 +591,6 @@ def _send_to_node(job_id: int, queue: str) -> None:
 # -- code for a new job: a component's, a job's snapshot, a folder staged after a failed submit ---------
 
 CODE_ZIP_MEMORY = 16 * 1024 * 1024  # a larger code folder is zipped to disk
-STAGED_CODE = "staged-code"
 STAGED_CODE_MAX_AGE = timedelta(days=1)
 _STAGE_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -612,25 +611,30 @@ def job_code_archive(*, job: Job) -> object | None:
     return zip_of_folders(storage, job.code_path, compression=zipfile.ZIP_STORED, memory=CODE_ZIP_MEMORY)
 
 
+def _staging() -> FileSystemStorage:
+    """Code folders kept between two tries of the submit form, in the studio's data directory."""
+    return FileSystemStorage(location=Path(settings.STUDIO_DATA_DIR) / "staged-code", file_permissions_mode=0o600)
+
+
 def _staged_folder(workspace: Workspace, user) -> str:
-    return f"{STAGED_CODE}/{workspace.pk}/{user.pk}"
+    return f"{workspace.pk}/{user.pk}"
 
 
 def code_stage(*, workspace: Workspace, user, archive) -> str:
     """Keep a code zip for the same person's next submit (a form that failed validation keeps its
     folder); returns its token. Their staged zips older than a day are removed on the way."""
-    folder = _staged_folder(workspace, user)
+    folder, staging = _staged_folder(workspace, user), _staging()
     try:
-        _, names = default_storage.listdir(folder)
+        _, names = staging.listdir(folder)
     except FileNotFoundError:
         names = []
     cutoff = timezone.now() - STAGED_CODE_MAX_AGE
     for old in names:
-        if default_storage.get_modified_time(f"{folder}/{old}") < cutoff:
-            default_storage.delete(f"{folder}/{old}")
+        if staging.get_modified_time(f"{folder}/{old}") < cutoff:
+            staging.delete(f"{folder}/{old}")
     token = uuid.uuid4().hex
     archive.seek(0)
-    default_storage.save(f"{folder}/{token}.zip", File(archive))
+    staging.save(f"{folder}/{token}.zip", File(archive))
     archive.seek(0)
     return token
 
@@ -638,14 +642,14 @@ def code_stage(*, workspace: Workspace, user, archive) -> str:
 def code_staged(*, workspace: Workspace, user, token: str):
     """The zip `code_stage` kept for this person under `token`, opened; None if there is none."""
     path = f"{_staged_folder(workspace, user)}/{token}.zip"
-    if not _STAGE_TOKEN.match(token or "") or not default_storage.exists(path):
+    if not _STAGE_TOKEN.match(token or "") or not _staging().exists(path):
         return None
-    return default_storage.open(path, "rb")
+    return _staging().open(path, "rb")
 
 
 def code_unstage(*, workspace: Workspace, user, token: str) -> None:
     if _STAGE_TOKEN.match(token or ""):
-        default_storage.delete(f"{_staged_folder(workspace, user)}/{token}.zip")
+        _staging().delete(f"{_staged_folder(workspace, user)}/{token}.zip")
 
 
 # -- a model from a job's files --------------------------------------------------------------------------
