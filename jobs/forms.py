@@ -1,6 +1,7 @@
 """The "Submit job" form: its fields become an Azure ML command job YAML, validated by job_submit as
 any YAML is, so the browser and the CLI accept and refuse the same jobs."""
 
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from assets.environments.forms import parse_tags
+from assets.models import BuildStatus
 
 SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
 LITERAL_TYPES = ["string", "integer", "number", "boolean"]
@@ -20,12 +22,15 @@ OUTPUT_TYPES = ["uri_folder", "uri_file", "mlflow_model", "custom_model"]
 OUTPUT_MODES = ["", "rw_mount", "upload"]
 MAX_ROWS = 50
 ROWS_MESSAGE = "An input or output needs a fix: see below."
-UPLOAD, COMPONENT, NO_CODE = "upload", "component", "none"
+UPLOAD, COMPONENT, JOB, NO_CODE = "upload", "component", "job", "none"
 SOURCES = [
     (UPLOAD, "Upload a code folder"),
     (COMPONENT, "A registered component"),
+    (JOB, "The code of the job it is cloned from"),
     (NO_CODE, "No code (the command only)"),
 ]
+SYSTEM_TAG_PREFIX = "mlflow."
+_MLFLOW = re.compile(r"(?im)^[\s\-]*mlflow(-skinny)?\b")
 
 
 @dataclass
@@ -90,6 +95,99 @@ def _key_values(text: str) -> dict:
         raise ValidationError(exc.messages) from None
 
 
+def _has_mlflow(environment) -> bool:
+    return bool(_MLFLOW.search(f"{environment.conda_file}\n{environment.pip_requirements}"))
+
+
+def environment_choices(*, custom, curated, also=None) -> tuple[list, dict[str, str]]:
+    """The environment select's groups, and {reference: why it cannot be picked} for environments
+    whose build failed. `also`: an environment to offer although it is in neither list (a clone's)."""
+    unavailable: dict[str, str] = {}
+
+    def choice(environment) -> tuple[str, str]:
+        label = f"{environment.name}:{environment.version}"
+        if _has_mlflow(environment):
+            label += " · with mlflow"
+        build = environment.build
+        if build is not None and build.status == BuildStatus.FAILED:
+            first_line = (build.error or "see its page").strip().splitlines()[0][:200]
+            unavailable[environment.reference] = f"{label} failed to build: {first_line}"
+            label += " · build failed"
+        return environment.reference, label
+
+    groups = [
+        ("Custom environments", [choice(e) for e in custom]),
+        ("Curated environments", [choice(e) for e in curated]),
+    ]
+    listed = {value for _, options in groups for value, _ in options}
+    if also is not None and also.reference not in listed:
+        groups.insert(0, ("This job's environment", [choice(also)]))
+    return [group for group in groups if group[1]], unavailable
+
+
+def _literal_row(name: str, value) -> Row:
+    if isinstance(value, bool):
+        return Row(name=name, type="boolean", value="true" if value else "false")
+    if isinstance(value, int):
+        return Row(name=name, type="integer", value=str(value))
+    if isinstance(value, float):
+        return Row(name=name, type="number", value=repr(value))
+    return Row(name=name, type="string", value=str(value))
+
+
+def _lines(mapping: dict) -> str:
+    return "\n".join(f"{key}={value}" for key, value in mapping.items())
+
+
+def initial_from_job(job, *, components=()) -> tuple[dict, list[Row], list[Row]]:
+    """The submit form's fields and rows for a new job like `job` (Clone): the same command,
+    environment, compute, inputs, outputs, names and tags, and its code (its component, or its snapshot)."""
+    spec = job.spec or {}
+    component = spec.get("component", "")
+    if component and component in {f"{c.name}:{c.version}" for c in components}:
+        source = COMPONENT
+    else:
+        component, source = "", JOB if job.code_path else NO_CODE
+    initial = {
+        "code_source": source,
+        "component": component,
+        "source_job": job.name if source == JOB else "",
+        "command": job.command,
+        "environment": spec.get("environment", ""),
+        "compute": spec.get("compute") or (job.compute.name if job.compute else ""),
+        "experiment_name": job.experiment.name,
+        "display_name": job.display_name,
+        "description": job.description,
+        "tags": _lines({k: v for k, v in (job.tags or {}).items() if not k.startswith(SYSTEM_TAG_PREFIX)}),
+        "environment_variables": _lines(spec.get("environment_variables") or {}),
+        "timeout": job.timeout,
+    }
+    inputs = [_literal_row(name, value) for name, value in (spec.get("literal_inputs") or {}).items()]
+    for name, binding in (spec.get("data_inputs") or {}).items():
+        inputs.append(
+            Row(name=name, type=binding["type"], value=binding.get("asset") or binding["uri"], mode=binding["mode"])
+        )
+    outputs = []
+    for name, binding in (spec.get("outputs") or {}).items():
+        default = binding.get("datastore") == "workspaceblobstore" and binding["path"] == f"azureml/{job.name}/{name}"
+        mode = "" if binding.get("mode") == "rw_mount" else binding.get("mode", "")
+        outputs.append(Row(name=name, type=binding["type"], value="" if default else binding["uri"], mode=mode))
+    return initial, inputs, outputs
+
+
+class EnvironmentSelect(forms.Select):
+    """A select whose options in `unavailable` are shown but cannot be picked."""
+
+    unavailable: dict[str, str] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if value in self.unavailable:
+            option["attrs"]["disabled"] = True
+            option["attrs"]["title"] = self.unavailable[value]
+        return option
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -132,7 +230,11 @@ class JobSubmitForm(forms.Form):
         ),
         help_text="Runs with bash in the code folder. Use ${{inputs.name}} and ${{outputs.name}} for bindings.",
     )
-    environment = forms.ChoiceField(required=False, help_text="The Python packages the command runs with.")
+    environment = forms.ChoiceField(
+        required=False,
+        widget=EnvironmentSelect,
+        help_text="The Python packages the command runs with; “with mlflow” ones log metrics out of the box.",
+    )
     compute = forms.ChoiceField(help_text="The cluster whose nodes run the job.")
     experiment_name = forms.CharField(
         max_length=255, required=False, help_text="Jobs are grouped by experiment; defaults to the code folder's name."
@@ -159,7 +261,20 @@ class JobSubmitForm(forms.Form):
         help_text="limits.timeout: the job is canceled after it.",
     )
 
-    def __init__(self, data=None, files=None, *, environments=(), computes=(), components=(), **kwargs):
+    source_job = forms.CharField(required=False, max_length=255, widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        data=None,
+        files=None,
+        *,
+        environments=(),
+        unavailable_environments=None,
+        computes=(),
+        components=(),
+        clone_of=None,
+        **kwargs,
+    ):
         super().__init__(data, files, **kwargs)
         self.components = {f"{c.name}:{c.version}": c for c in components}
         self.fields["component"].choices = [("", "Select a component")] + [(key, key) for key in self.components]
@@ -167,6 +282,8 @@ class JobSubmitForm(forms.Form):
             self.fields["code_source"].choices = [c for c in SOURCES if c[0] != COMPONENT]
         self.fields["code_files"].widget.attrs["data-max-files"] = settings.DATA_UPLOAD_MAX_NUMBER_FILES
         self.fields["environment"].choices = [("", "Select an environment")] + list(environments)
+        self.unavailable_environments = unavailable_environments or {}
+        self.fields["environment"].widget.unavailable = self.unavailable_environments
         self.fields["compute"].choices = [(c, c) for c in computes]
         if computes and "cpu-cluster" in computes:
             self.fields["compute"].initial = "cpu-cluster"
@@ -174,7 +291,17 @@ class JobSubmitForm(forms.Form):
         self.output_rows = _rows(data, "output") if data is not None else []
         self.code_paths = data.getlist("code_paths") if data is not None else []
         self.uploads = files.getlist("code_files") if files is not None else []
+        # A folder kept on the server from an earlier try of this form (jobs.services.code_stage).
+        self.staged_code = data.get("staged_code", "") if data is not None else ""
+        self.staged_code_name = data.get("staged_code_name", "") if data is not None else ""
+        self.staged_code_folder = data.get("staged_code_folder", "") if data is not None else ""
         self.yaml_text = ""
+        self.clone_of = clone_of
+        if data is None and clone_of is not None:
+            initial, self.input_rows, self.output_rows = initial_from_job(clone_of, components=components)
+            self.initial.update(initial)
+        if not (data.get("source_job") if data is not None else self.initial.get("source_job")):
+            self.fields["code_source"].choices = [c for c in self.fields["code_source"].choices if c[0] != JOB]
 
     # -- checks that belong to the form (the rest is job_submit's) ------------------------------------
 
@@ -183,6 +310,12 @@ class JobSubmitForm(forms.Form):
 
     def clean_environment_variables(self):
         return _key_values(self.cleaned_data.get("environment_variables", ""))
+
+    def clean_environment(self):
+        environment = self.cleaned_data.get("environment", "")
+        if environment in self.unavailable_environments:
+            raise ValidationError(self.unavailable_environments[environment] + " Choose another environment.")
+        return environment
 
     @property
     def component_object(self):
@@ -194,8 +327,10 @@ class JobSubmitForm(forms.Form):
     def clean(self):
         data = super().clean()
         source = data.get("code_source")
-        if source == UPLOAD and not self.uploads:
+        if source == UPLOAD and not self.uploads and not self.staged_code:
             self.add_error("code_files", "Choose the folder with your code (or pick “No code”).")
+        if source == JOB and not data.get("source_job"):
+            self.add_error("code_source", "Choose where the code comes from.")
         if source == COMPONENT and not data.get("component"):
             self.add_error("component", "Choose the component to run.")
         component_spec = self.component_object.spec if self.component_object else {}
@@ -229,6 +364,8 @@ class JobSubmitForm(forms.Form):
     # -- what job_submit takes ---------------------------------------------------------------------------
 
     def code_folder_name(self) -> str:
+        if not self.uploads and self.staged_code_folder:
+            return self.staged_code_folder
         first = next((p for p in self.code_paths if p), "")
         return first.split("/", 1)[0] if "/" in first else "src"
 
@@ -248,6 +385,8 @@ class JobSubmitForm(forms.Form):
         declared = component.spec if component else {}
         if data.get("code_source") == UPLOAD:
             spec["code"] = f"./{self.code_folder_name()}"
+        elif data.get("code_source") == JOB:
+            spec["code"] = f"./{data['source_job']}"
         elif component and component.code_path:
             spec["code"] = f"./{component.code_path.rstrip('/').rsplit('/', 1)[-1]}"
         spec["command"] = data.get("command") or declared.get("command")
@@ -292,7 +431,7 @@ class JobSubmitForm(forms.Form):
     def code_archive(self):
         """The uploaded folder as a zip of its contents (paths relative to the folder), or None.
         A spooled file: a large folder goes to disk, not to memory."""
-        if self.cleaned_data.get("code_source") != "upload":
+        if self.cleaned_data.get("code_source") != UPLOAD or not self.uploads:
             return None
         names = self.code_paths if len(self.code_paths) == len(self.uploads) else [u.name for u in self.uploads]
         spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - handed to job_submit

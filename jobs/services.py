@@ -6,20 +6,26 @@ reaper, a cancel and a finish, a duplicate delivery) cannot both win.
 
 import re
 import uuid
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from assets import references
-from assets.models import DataAsset, Environment, Model
+from assets.mlmodels import services as model_services
+from assets.models import BuildStatus, DataAsset, Environment, Model
 from assets.yaml_errors import compose, line_of, node_at
 from compute.models import ComputeCluster
 from core.errors import AlreadyExists
+from workspaces.downloads import zip_of_folders
 from workspaces.models import Workspace
 from workspaces.paths import clean_path, join, parse_datastore_uri
 from workspaces.selectors import datastore_by_name, default_datastore
@@ -31,6 +37,7 @@ from .names import generate_job_name
 from .snapshots import storage_digest
 from .spec import CommandJobSpec, _is_local, parse_command_job
 
+RUN_JOB_TASK = "jobs.tasks.run_job"
 # Page names under /workspaces/<ws>/jobs/ that a job name would hide.
 RESERVED_JOB_NAMES = {"submit"}
 MODEL_TYPES = {"mlflow_model", "custom_model", "triton_model"}
@@ -245,9 +252,9 @@ def _environment_ready(environment: Environment) -> str | None:
     build = environment.build
     if build is None:
         return None
-    if build.status == "Succeeded":
+    if build.status == BuildStatus.SUCCEEDED:
         return "ready"
-    if build.status == "Failed":
+    if build.status == BuildStatus.FAILED:
         return "failed"
     return None
 
@@ -305,7 +312,7 @@ def _ensure_building(environment: Environment) -> None:
 
     if environment.build is None:
         env_services.environment_build_start(environment=environment)
-    elif environment.build.status == "NotStarted":
+    elif environment.build.status == BuildStatus.NOT_STARTED:
         env_services.environment_build_for_spec(spec=ResolvedSpec.from_dict(environment.build.spec))
 
 
@@ -315,7 +322,7 @@ def _ensure_building(environment: Environment) -> None:
 def _resolve_data_input(*, workspace: Workspace, name: str, binding, uploads: dict) -> dict:
     path = binding.path
     field = f"inputs.{name}.path"
-    mode = binding.mode or ("ro_mount" if binding.type != "uri_file" else "ro_mount")
+    mode = binding.mode or "ro_mount"
     if isinstance(path, str) and path.startswith("azureml://datastores/"):
         ds_name, ds_path = parse_datastore_uri(path, field=field)
         if datastore_by_name(workspace=workspace, name=ds_name) is None:
@@ -396,8 +403,10 @@ def job_submit(
     input_uploads: dict | None = None,
     conda_file: str | None = None,
     overrides: dict | None = None,
+    component=None,
 ) -> Job:
     """Validate, resolve and store a command job; queue it on its cluster once its environment is built.
+    `component` (an assets.models.Component) is the component the job runs, recorded with it.
 
     Nothing is created when anything in the spec is wrong; every error names the field and its line.
     """
@@ -412,6 +421,7 @@ def job_submit(
             input_uploads=input_uploads,
             conda_file=conda_file,
             overrides=overrides,
+            component=component,
         )
     except ValidationError as exc:
         raise _with_lines(exc, yaml_text) from None
@@ -442,6 +452,7 @@ def _submit(
     input_uploads: dict | None = None,
     conda_file: str | None = None,
     overrides: dict | None = None,
+    component=None,
 ) -> Job:
     for key, value in (overrides or {}).items():
         setattr(spec, key, value)
@@ -508,6 +519,7 @@ def _submit(
                     "environment_variables": spec.environment_variables,
                     "compute": cluster.name,
                     "environment": environment.reference,
+                    **({"component": f"{component.name}:{component.version}"} if component else {}),
                 },
             )
             JobStatusEvent.objects.create(job=job, status=JobStatus.NOT_STARTED, message="Submitted")
@@ -542,8 +554,6 @@ def _default_experiment(spec: CommandJobSpec) -> str:
 def job_dispatch(*, job_id: int) -> None:
     """Preparing -> Queued once the environment is built (starting its build if needed), and send
     the job to its cluster's queue; a failed build fails the job."""
-    from .tasks import run_job
-
     job = Job.objects.select_related("environment__build", "compute__workspace").get(pk=job_id)
     if job.status != JobStatus.PREPARING:
         return
@@ -565,11 +575,131 @@ def job_dispatch(*, job_id: int) -> None:
         message=f"Waiting for a node of {job.compute.name}",
     ):
         queue = job.compute.queue
-        transaction.on_commit(lambda: run_job.apply_async(args=[job.pk], queue=queue))
+        transaction.on_commit(lambda: _send_to_node(job.pk, queue))
 
 
 def job_nudge(*, job: Job) -> None:
     """Send a Queued job's message again (a lost message; duplicates are harmless)."""
-    from .tasks import run_job
+    _send_to_node(job.pk, job.compute.queue)
 
-    run_job.apply_async(args=[job.pk], queue=job.compute.queue)
+
+def _send_to_node(job_id: int, queue: str) -> None:
+    """The message a node of the cluster takes the job by (jobs.tasks.run_job, sent by its name)."""
+    current_app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue)
+
+
+# -- code for a new job: a component's, a job's snapshot, a folder staged after a failed submit ---------
+
+CODE_ZIP_MEMORY = 16 * 1024 * 1024  # a larger code folder is zipped to disk
+STAGED_CODE_MAX_AGE = timedelta(days=1)
+_STAGE_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def component_code_archive(*, component) -> object | None:
+    """A component's code snapshot as a zip of its contents (what job_submit takes), None without code."""
+    if not component.code_path or component.datastore is None:
+        return None
+    storage = datastore_storage(component.datastore)
+    return zip_of_folders(storage, component.code_path, compression=zipfile.ZIP_STORED, memory=CODE_ZIP_MEMORY)
+
+
+def job_code_archive(*, job: Job) -> object | None:
+    """A job's code snapshot as a zip of its contents, for a new job that runs the same code."""
+    if not job.code_path:
+        return None
+    storage = datastore_storage(datastore_by_name(workspace=job.workspace, name="workspaceartifactstore"))
+    return zip_of_folders(storage, job.code_path, compression=zipfile.ZIP_STORED, memory=CODE_ZIP_MEMORY)
+
+
+def _staging() -> FileSystemStorage:
+    """Code folders kept between two tries of the submit form, in the studio's data directory."""
+    return FileSystemStorage(location=Path(settings.STUDIO_DATA_DIR) / "staged-code", file_permissions_mode=0o600)
+
+
+def _staged_folder(workspace: Workspace, user) -> str:
+    return f"{workspace.pk}/{user.pk}"
+
+
+def code_stage(*, workspace: Workspace, user, archive) -> str:
+    """Keep a code zip for the same person's next submit (a form that failed validation keeps its
+    folder); returns its token. Their staged zips older than a day are removed on the way."""
+    folder, staging = _staged_folder(workspace, user), _staging()
+    try:
+        _, names = staging.listdir(folder)
+    except FileNotFoundError:
+        names = []
+    cutoff = timezone.now() - STAGED_CODE_MAX_AGE
+    for old in names:
+        if staging.get_modified_time(f"{folder}/{old}") < cutoff:
+            staging.delete(f"{folder}/{old}")
+    token = uuid.uuid4().hex
+    archive.seek(0)
+    staging.save(f"{folder}/{token}.zip", File(archive))
+    archive.seek(0)
+    return token
+
+
+def code_staged(*, workspace: Workspace, user, token: str):
+    """The zip `code_stage` kept for this person under `token`, opened; None if there is none."""
+    path = f"{_staged_folder(workspace, user)}/{token}.zip"
+    if not _STAGE_TOKEN.match(token or "") or not _staging().exists(path):
+        return None
+    return _staging().open(path, "rb")
+
+
+def code_unstage(*, workspace: Workspace, user, token: str) -> None:
+    if _STAGE_TOKEN.match(token or ""):
+        _staging().delete(f"{_staged_folder(workspace, user)}/{token}.zip")
+
+
+# -- a model from a job's files --------------------------------------------------------------------------
+
+_JOB_OUTPUT_URI = re.compile(
+    r"^azureml://jobs/(?P<job>[^/]+)/outputs/(?:artifacts/paths/(?P<path>.+)|(?P<output>[^/]+)/?)$"
+)
+
+
+@transaction.atomic
+def model_register_from_job(
+    *, job: Job, user, fields: model_services.ModelFields, path: str = "", output: str = ""
+) -> Model:
+    """Register a file or folder of the job's folder (`path`), or one of its named outputs (`output`),
+    as a model version whose lineage is the job; nothing is left registered if any step fails."""
+    if output:
+        binding = (job.spec or {}).get("outputs", {}).get(output)
+        if binding is None:
+            raise ValidationError({"path": f"{job.name} has no output named {output!r}."})
+        datastore, stored = binding["datastore"], binding["path"]
+        source = f"azureml://jobs/{job.name}/outputs/{output}"
+    else:
+        path = clean_path(path, field="path", allow_root=False)
+        if not path:
+            raise ValidationError({"path": "Choose a file or folder of the job."})
+        datastore, stored = "workspaceartifactstore", join(job.artifact_prefix, path)
+        source = f"azureml://jobs/{job.name}/outputs/artifacts/paths/{path}"
+    model = model_services.model_create_from_datastore(
+        workspace=job.workspace, user=user, fields=fields, path=stored, datastore=datastore
+    )
+    model.job_name = job.name
+    model.source = source
+    model.save(update_fields=["job_name", "source"])
+    return model
+
+
+def model_register_from_job_uri(*, workspace: Workspace, user, fields, uri: str) -> Model:
+    """The models API's `azureml://jobs/<job>/outputs/<output>` and
+    `azureml://jobs/<job>/outputs/artifacts/paths/<path>`, as Azure ML names a job's files."""
+    match = _JOB_OUTPUT_URI.match(uri or "")
+    if not match:
+        raise ValidationError(
+            {
+                "path": "Give a job's files as azureml://jobs/<job>/outputs/<output> or "
+                "azureml://jobs/<job>/outputs/artifacts/paths/<path>."
+            }
+        )
+    job = Job.objects.filter(workspace=workspace, name=match["job"]).first()
+    if job is None:
+        raise ValidationError({"path": f"No job named {match['job']!r} in {workspace.name}."})
+    return model_register_from_job(
+        job=job, user=user, fields=fields, path=match["path"] or "", output=match["output"] or ""
+    )

@@ -12,7 +12,7 @@ from . import services
 from .models import Job, JobStatus
 
 
-@shared_task(bind=True, ignore_result=True, acks_late=True)
+@shared_task(bind=True, name=services.RUN_JOB_TASK, ignore_result=True, acks_late=True)
 def run_job(self, job_id: int) -> None:
     """Runs on a node of the job's cluster. Claims the job first: a duplicate delivery does nothing."""
     from .runner import JobRunner

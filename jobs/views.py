@@ -2,16 +2,12 @@
 Code), the chart data of its metrics, and the Compare page of several jobs."""
 
 import json
-import os
-import tempfile
-import zipfile
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,42 +17,49 @@ from django.views.decorators.vary import vary_on_headers
 
 from assets.components import interface as component_interface
 from assets.components import selectors as component_selectors
+from assets.data import selectors as data_selectors
 from assets.environments import selectors as environment_selectors
+from assets.mlmodels import selectors as model_selectors
 from assets.mlmodels import services as model_services
-from assets.models import Model, ModelType
+from assets.models import ModelType
 from compute.selectors import clusters_for_workspace
 from workspaces.access import workspace_view
-from workspaces.downloads import StreamingFileResponse, file_response, folder_zip_response
+from workspaces.downloads import (
+    StreamingFileResponse,
+    file_response,
+    folder_zip_response,
+    zip_of_folders,
+    zip_response,
+)
 from workspaces.paths import clean_path, join
-from workspaces.preview import preview_file
 from workspaces.roles import Perm
-from workspaces.selectors import datastore_by_name
-from workspaces.storage import datastore_storage, is_folder, list_folder, walk_files
+from workspaces.selectors import datastores_for_workspace
+from workspaces.storage import is_folder
 
 from . import metric_charts, selectors, services
-from .forms import DATA_TYPES, INPUT_MODES, LITERAL_TYPES, OUTPUT_MODES, OUTPUT_TYPES, JobFilterForm, JobSubmitForm, Row
+from .forms import (
+    DATA_TYPES,
+    INPUT_MODES,
+    JOB,
+    LITERAL_TYPES,
+    OUTPUT_MODES,
+    OUTPUT_TYPES,
+    UPLOAD,
+    JobFilterForm,
+    JobSubmitForm,
+    Row,
+    environment_choices,
+)
 from .joblog import read_log
 from .models import ACTIVE, JobStatus
+from .selectors import STD_LOG
 
 PAGE_SIZE = 50
 TABS = ("overview", "metrics", "images", "outputs", "code")
-LOG_FOLDERS = ("outputs", "logs", "user_logs", "system_logs")
-STD_LOG = "user_logs/std_log.txt"
-MAX_TREE_ENTRIES = 1000
 LOG_TAIL_BYTES = 2 * 1024 * 1024  # a longer log opens at its end; the download has all of it
 SYSTEM_TAG_PREFIX = "mlflow."
 METRICS_POLL_MS = 1500
 MAX_COMPARE = 10
-MAX_IMAGES = 200
-MAX_IMAGE_SCAN = 5000  # files looked at for the Images tab
-RASTER_TYPES = {
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "bmp": "image/bmp",
-}
 PARTS = {"job-live": "job-live", "job-files": "job-files", "job-tree": "tree"}  # htmx target -> partial
 
 
@@ -123,21 +126,26 @@ def job_list(request, access):
 # -- submitting -------------------------------------------------------------------------------------
 
 
-def _submit_form(access, data=None, files=None) -> JobSubmitForm:
+def _submit_form(access, data=None, files=None, clone_of=None) -> JobSubmitForm:
     custom = (
         environment_selectors.custom_environments(workspace=access.workspace)
         .exclude(name=services.ANONYMOUS_ENVIRONMENT)  # one per inline spec: not something to pick
         .order_by("name", "-created_at")
     )
     curated = environment_selectors.curated_environments().order_by("name", "-created_at")
-    environments = [
-        ("Custom environments", [(e.reference, f"{e.name}:{e.version}") for e in custom[:500]]),
-        ("Curated environments", [(e.reference, f"{e.name}:{e.version}") for e in curated]),
-    ]
+    environments, unavailable = environment_choices(
+        custom=custom[:500], curated=curated, also=clone_of.environment if clone_of else None
+    )
     computes = list(clusters_for_workspace(workspace=access.workspace).values_list("name", flat=True))
     components = list(component_selectors.component_list(workspace=access.workspace))
     return JobSubmitForm(
-        data, files, environments=[g for g in environments if g[1]], computes=computes, components=components
+        data,
+        files,
+        environments=environments,
+        unavailable_environments=unavailable,
+        computes=computes,
+        components=components,
+        clone_of=clone_of,
     )
 
 
@@ -159,42 +167,75 @@ def _component_choices(form: JobSubmitForm) -> list[dict]:
     return choices
 
 
-def _component_code(component):
-    """A component's code snapshot as a zip of its contents, or None when it has no code."""
-    if not component.code_path or component.datastore is None:
-        return None
-    storage = datastore_storage(component.datastore)
-    start = len(component.code_path.rstrip("/")) + 1
-    spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - handed to job_submit
-    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
-        for path in walk_files(storage, component.code_path):
-            with storage.open(path, "rb") as src, archive.open(path[start:], "w", force_zip64=True) as dst:
-                while chunk := src.read(1024 * 1024):
-                    dst.write(chunk)
-    spool.seek(0)
-    return spool
+def _data_choices(access) -> list[dict]:
+    """What an input's path can be picked from: the workspace's data assets and datastores."""
+    assets = data_selectors.data_assets(workspace=access.workspace).order_by("name", "-created_at")[:200]
+    stores = datastores_for_workspace(workspace=access.workspace)
+    return [
+        {"kind": "asset", "value": a.reference, "type": a.type, "label": f"{a.type} data asset"} for a in assets
+    ] + [{"kind": "datastore", "value": d.uri(""), "name": d.name, "label": f"datastore {d.name}"} for d in stores]
+
+
+def _code_archive(access, user, form: JobSubmitForm):
+    """The code the form's job runs: uploaded, kept from an earlier try, a component's or a job's."""
+    source = form.cleaned_data.get("code_source")
+    if form.component_object:
+        return services.component_code_archive(component=form.component_object)
+    if source == JOB:
+        job = selectors.job_by_name(workspace=access.workspace, name=form.cleaned_data["source_job"])
+        if job is None or not job.code_path:
+            raise ValidationError({"code": "The job to take the code from is gone; upload the code folder."})
+        return services.job_code_archive(job=job)
+    if source == UPLOAD and not form.uploads:
+        staged = services.code_staged(workspace=access.workspace, user=user, token=form.staged_code)
+        if staged is None:
+            raise ValidationError({"code": "The folder kept from your last try is gone; choose it again."})
+        return staged
+    return form.code_archive()
+
+
+def _stage_uploads(access, user, form: JobSubmitForm) -> dict:
+    """After a failed submit, the uploaded folder (or the one kept before) for the next try."""
+    if form.uploads and (archive := form.code_archive()) is not None:
+        count = len(form.uploads)
+        return {
+            "token": services.code_stage(workspace=access.workspace, user=user, archive=archive),
+            "name": f"{form.code_folder_name()}/ ({count} file{'s' if count != 1 else ''})",
+            "folder": form.code_folder_name(),
+        }
+    if form.staged_code and not form.uploads:
+        return {"token": form.staged_code, "name": form.staged_code_name, "folder": form.staged_code_folder}
+    return {}
 
 
 @workspace_view(read=Perm.JOBS_WRITE, write=Perm.JOBS_WRITE)
 def job_create(request, access):
-    form = _submit_form(access, request.POST or None, request.FILES or None)
+    """The submit form; `?from=<job>` opens it filled in from that job (Clone)."""
+    clone_of = _job_or_404(access, request.GET["from"]) if request.GET.get("from") else None
+    form = _submit_form(access, request.POST or None, request.FILES or None, clone_of=clone_of)
     if request.method == "POST" and form.is_valid():
         try:
             job = services.job_submit(
                 workspace=access.workspace,
                 user=request.user,
                 yaml_text=form.build_yaml(),
-                code_archive=_component_code(form.component_object) if form.component_object else form.code_archive(),
+                code_archive=_code_archive(access, request.user, form),
+                component=form.component_object,
             )
         except ValidationError as exc:
             form.add_submit_errors(exc)
         else:
+            if form.staged_code:
+                services.code_unstage(workspace=access.workspace, user=request.user, token=form.staged_code)
             messages.success(request, f"Submitted job {job.name}.")
             return redirect("job_detail", access.workspace.name, job.name)
     context = {
         "access": access,
         "form": form,
+        "clone_of": clone_of,
+        "staged": _stage_uploads(access, request.user, form) if form.errors else {},
         "components": _component_choices(form),
+        "data_choices": _data_choices(access),
         "input_rows": form.input_rows or [Row(type="uri_folder")],
         "output_rows": form.output_rows,
         "input_types": LITERAL_TYPES + DATA_TYPES,
@@ -252,38 +293,6 @@ def _io_rows(job) -> tuple[list[dict], list[dict]]:
     return inputs, outputs
 
 
-def _tree(storage, prefix: str, folders) -> tuple[list[dict], bool]:
-    """A flat, depth-first listing (folders before files) of `folders` inside `prefix`."""
-    rows: list[dict] = []
-
-    def walk(path: str, depth: int) -> None:
-        for entry in list_folder(storage, join(prefix, path)):
-            if len(rows) >= MAX_TREE_ENTRIES:
-                return
-            relative = join(path, entry.name)
-            rows.append({"name": entry.name, "path": relative, "folder": entry.is_folder, "depth": depth})
-            if entry.is_folder:
-                walk(relative, depth + 1)
-
-    for folder in folders:
-        if len(rows) >= MAX_TREE_ENTRIES:
-            break
-        rows.append({"name": folder, "path": folder, "folder": True, "depth": 0})
-        walk(folder, 1)
-    return rows, len(rows) >= MAX_TREE_ENTRIES
-
-
-def _with_live_log(rows: list[dict]) -> list[dict]:
-    """user_logs/std_log.txt is shown before the job uploads it: it streams from the database."""
-    if any(row["path"] == STD_LOG for row in rows):
-        return rows
-    live = {"name": "std_log.txt", "path": STD_LOG, "folder": False, "depth": 1}
-    at = next((i for i, row in enumerate(rows) if row["path"] == "user_logs"), None)
-    if at is None:  # the listing was cut short before it
-        return [*rows, {"name": "user_logs", "path": "user_logs", "folder": True, "depth": 0}, live]
-    return [*rows[: at + 1], live, *rows[at + 1 :]]
-
-
 def _clean_job_path(raw: str, allowed) -> str:
     """A clean path inside the job's folder, below one of the `allowed` top folders (None: any)."""
     try:
@@ -295,58 +304,24 @@ def _clean_job_path(raw: str, allowed) -> str:
     return path
 
 
-def _artifacts(job):
-    return datastore_storage(datastore_by_name(workspace=job.workspace, name="workspaceartifactstore"))
-
-
-def _output_folders(storage, job) -> tuple[str, ...]:
-    """outputs and the log folders, then any other folder of the job's (what MLflow logs as artifacts)."""
-    logged = [e.name for e in list_folder(storage, job.artifact_prefix) if e.is_folder and e.name != "code"]
-    return LOG_FOLDERS + tuple(name for name in logged if name not in LOG_FOLDERS)
-
-
 def _files_context(job, tab: str, selected: str) -> dict:
-    storage = _artifacts(job)
-    folders = ("code",)
-    error = ""
-    try:
-        if tab == "outputs":
-            folders = _output_folders(storage, job)
-        rows, capped = _tree(storage, job.artifact_prefix, folders)
-    except Exception as exc:  # noqa: BLE001 - an unreachable artifact store is shown; the live log still works
-        rows, capped, error = [], False, f"The job's folder could not be read: {exc}"
+    files = selectors.job_file_tree(job=job, tab=tab)
     if tab == "outputs":
-        rows = _with_live_log(rows)
         selected = selected or STD_LOG
     elif not selected:
-        selected = next((r["path"] for r in rows if not r["folder"]), "")
+        selected = next((r["path"] for r in files["tree"] if not r["folder"]), "")
     preview = None
-    if selected and selected != STD_LOG and not error:
-        full = join(job.artifact_prefix, _clean_job_path(selected, folders))
-        if is_folder(storage, full) or not storage.exists(full):
-            selected = ""
-        else:
-            preview = preview_file(storage, full)
+    if selected and selected != STD_LOG and not files["error"]:
+        preview = selectors.job_file_preview(job=job, path=_clean_job_path(selected, files["folders"]))
     return {
-        "tree": rows,
-        "model_folders": _model_folders(rows) if tab == "outputs" else [],
-        "tree_capped": capped,
-        "tree_limit": MAX_TREE_ENTRIES,
-        "tree_error": error,
+        "tree": files["tree"],
+        "model_folders": selectors.job_model_folders(job=job, rows=files["tree"]) if tab == "outputs" else [],
+        "tree_capped": files["capped"],
+        "tree_limit": selectors.MAX_TREE_ENTRIES,
+        "tree_error": files["error"],
         "selected": selected if preview or selected == STD_LOG else "",
         "preview": preview,
     }
-
-
-def _model_folders(rows: list[dict]) -> list[dict]:
-    """The folders a model can be registered from; one holding an MLmodel file is an MLflow model."""
-    mlflow = {row["path"].rpartition("/")[0] for row in rows if not row["folder"] and row["name"] == "MLmodel"}
-    folders = [
-        {"path": row["path"], "mlflow": row["path"] in mlflow}
-        for row in rows
-        if row["folder"] and row["path"] not in LOG_FOLDERS[1:] and not row["path"].startswith(("logs/", "user_logs/"))
-    ]
-    return sorted(folders, key=lambda folder: (not folder["mlflow"], folder["path"] != "outputs/model"))
 
 
 def _split_tags(tags: dict) -> tuple[list[tuple], list[tuple]]:
@@ -369,31 +344,21 @@ def _overview_context(job) -> dict:
         "user_tags": user_tags,
         "system_tags": system_tags,
         "metrics": metric_charts.metric_summary(job),
-        "models": Model.objects.filter(workspace=job.workspace, job_name=job.name).order_by("name", "-created_at"),
+        "models": model_selectors.models_of_job(workspace=job.workspace, job_name=job.name),
+        "error_excerpt": selectors.job_error_excerpt(job=job),
+        "component": _component_link(job),
     }
 
 
-def _images_context(job) -> dict:
-    """Images anywhere in the job's folder but its code: rasters shown, SVG offered as downloads."""
-    storage = _artifacts(job)
-    start = len(job.artifact_prefix) + 1
-    images, drawings, error, capped = [], [], "", False
-    try:
-        for scanned, full in enumerate(walk_files(storage, job.artifact_prefix)):
-            path = full[start:]
-            extension = path.rpartition(".")[2].lower()
-            if scanned >= MAX_IMAGE_SCAN or len(images) + len(drawings) >= MAX_IMAGES:
-                capped = True
-                break
-            if path.startswith("code/"):
-                continue
-            if extension in RASTER_TYPES:
-                images.append({"path": path, "name": path.rpartition("/")[2]})
-            elif extension == "svg":
-                drawings.append({"path": path, "name": path.rpartition("/")[2]})
-    except Exception as exc:  # noqa: BLE001 - an unreachable artifact store is shown, not raised
-        error = f"The job's folder could not be read: {exc}"
-    return {"images": images, "drawings": drawings, "images_error": error, "images_capped": capped}
+def _component_link(job) -> dict | None:
+    """The component (name:version) a job ran, with its page if it is still registered."""
+    key = (job.spec or {}).get("component")
+    if not key:
+        return None
+    name, _, version = key.partition(":")
+    found = component_selectors.component_get(workspace=job.workspace, name=name, version=version)
+    url = reverse("component_detail", args=[job.workspace.name, name, version]) if found else ""
+    return {"key": key, "url": url}
 
 
 @workspace_view(read=Perm.JOBS_READ)
@@ -416,7 +381,7 @@ def job_detail(request, access, name):
         context["poll_ms"] = METRICS_POLL_MS
     elif tab == "images":
         if target != "job-live":
-            context.update(_images_context(job))
+            context.update(selectors.job_images(job=job))
     elif target != "job-live":  # the status poll of these tabs brings only the head
         context.update(_files_context(job, tab, request.GET.get("path", "")))
         context["log_from"] = max(job.log_size - LOG_TAIL_BYTES, 0)
@@ -442,9 +407,10 @@ def job_cancel(request, access, name):
 @workspace_view(read=Perm.JOBS_READ, write=Perm.DATA_WRITE)
 @require_POST
 def job_register_model(request, access, name):
-    """Register a folder (or file) of the job's folder as a model version, with the job as its lineage."""
+    """Register a named output, or a folder (or file) of the job's folder, as a model version with the job as its lineage."""
     job = _job_or_404(access, name)
-    path = _clean_job_path(request.POST.get("path", ""), None)
+    choice = request.POST.get("path", "")
+    output = choice.removeprefix("output:") if choice.startswith("output:") else ""
     fields = model_services.ModelFields(
         name=request.POST.get("name", ""),
         version=request.POST.get("version") or None,
@@ -452,28 +418,14 @@ def job_register_model(request, access, name):
         description=request.POST.get("description", ""),
     )
     try:
-        model = _register_from_job(access, request.user, job, fields, path)
+        path = "" if output else _clean_job_path(choice, None)
+        model = services.model_register_from_job(job=job, user=request.user, fields=fields, path=path, output=output)
     except ValidationError as exc:
         messages.error(request, "Could not register the model: " + " ".join(exc.messages))
         url = reverse("job_detail", args=[access.workspace.name, job.name])
         return redirect(f"{url}?{urlencode({'tab': 'outputs', 'path': request.POST.get('selected', '')})}")
     messages.success(request, f"Registered model {model.name}:{model.version} from {job.name}.")
     return redirect("model_detail", access.workspace.name, model.name, model.version)
-
-
-@transaction.atomic
-def _register_from_job(access, user, job, fields, path: str) -> Model:
-    model = model_services.model_create_from_datastore(
-        workspace=access.workspace,
-        user=user,
-        fields=fields,
-        path=join(job.artifact_prefix, path),
-        datastore="workspaceartifactstore",
-    )
-    model.job_name = job.name
-    model.source = f"azureml://jobs/{job.name}/outputs/artifacts/paths/{path}"
-    model.save(update_fields=["job_name", "source"])
-    return model
 
 
 # -- metrics, images, compare -----------------------------------------------------------------------
@@ -511,8 +463,8 @@ def job_image(request, access, name):
     """An image of the job's folder, only ever as a raster image type (never SVG or HTML)."""
     job = _job_or_404(access, name)
     path = _clean_job_path(request.GET.get("path", ""), None)
-    content_type = RASTER_TYPES.get(path.rpartition(".")[2].lower())
-    storage = _artifacts(job)
+    content_type = selectors.RASTER_TYPES.get(path.rpartition(".")[2].lower())
+    storage = selectors.job_artifact_storage(job=job)
     full = join(job.artifact_prefix, path)
     if content_type is None or not storage.exists(full) or is_folder(storage, full):
         raise Http404("No such image.")
@@ -598,9 +550,10 @@ def job_log_download(request, access, name):
 def job_file_download(request, access, name):
     """A file of the job's folder; a folder (or `all`: outputs and logs) as a zip."""
     job = _job_or_404(access, name)
-    storage = _artifacts(job)
+    storage = selectors.job_artifact_storage(job=job)
     if request.GET.get("path") == "all":
-        return _zip_of(storage, job, LOG_FOLDERS, f"{job.name}-outputs-and-logs")
+        spool = zip_of_folders(storage, job.artifact_prefix, selectors.LOG_FOLDERS)
+        return zip_response(spool, name=f"{job.name}-outputs-and-logs")
     path = _clean_job_path(request.GET.get("path", ""), None)
     full = join(job.artifact_prefix, path)
     if is_folder(storage, full):
@@ -608,21 +561,3 @@ def job_file_download(request, access, name):
     if not storage.exists(full):
         raise Http404("No such file.")
     return file_response(storage, full)
-
-
-def _zip_of(storage, job, folders, name: str) -> StreamingFileResponse:
-    spool = tempfile.TemporaryFile()
-    start = len(job.artifact_prefix) + 1
-    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for folder in folders:
-            for file_path in walk_files(storage, join(job.artifact_prefix, folder)):
-                with (
-                    storage.open(file_path, "rb") as src,
-                    archive.open(file_path[start:], "w", force_zip64=True) as dst,
-                ):
-                    while chunk := src.read(1024 * 1024):
-                        dst.write(chunk)
-    spool.seek(0, os.SEEK_SET)
-    response = StreamingFileResponse(spool, as_attachment=True, filename=f"{name}.zip", content_type="application/zip")
-    response["X-Content-Type-Options"] = "nosniff"
-    return response

@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from django.core.files.storage import Storage
 from django.http import FileResponse
 
+from .paths import join
 from .storage import walk_files
 
 CHUNK_SIZE = 1024 * 1024
@@ -41,16 +42,32 @@ def file_response(storage: Storage, path: str) -> StreamingFileResponse:
     return response
 
 
-def folder_zip_response(storage: Storage, path: str, *, name: str) -> StreamingFileResponse:
-    """A zip of every file below `path`, built in a temporary file (memory stays flat)."""
-    spool = tempfile.TemporaryFile()
-    prefix = len(path.strip("/")) + 1 if path else 0
-    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for file_path in walk_files(storage, path):
-            with storage.open(file_path, "rb") as src, archive.open(file_path[prefix:], "w", force_zip64=True) as dst:
-                while chunk := src.read(1024 * 1024):
-                    dst.write(chunk)
+def zip_of_folders(
+    storage: Storage, root: str, folders=("",), *, compression: int = zipfile.ZIP_DEFLATED, memory: int = 0
+):
+    """A zip of every file below `root`/<folder> for each of `folders`, named relative to `root`, in a
+    temporary file rewound to its start (kept in memory up to `memory` bytes, then on disk)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=memory) if memory else tempfile.TemporaryFile()  # noqa: SIM115
+    start = len(root.strip("/")) + 1 if root.strip("/") else 0
+    with zipfile.ZipFile(spool, "w", compression=compression) as archive:
+        for folder in folders:
+            for file_path in walk_files(storage, join(root, folder)):
+                with (
+                    storage.open(file_path, "rb") as src,
+                    archive.open(file_path[start:], "w", force_zip64=True) as dst,
+                ):
+                    while chunk := src.read(CHUNK_SIZE):
+                        dst.write(chunk)
     spool.seek(0, os.SEEK_SET)
+    return spool
+
+
+def zip_response(spool, *, name: str) -> StreamingFileResponse:
     response = StreamingFileResponse(spool, as_attachment=True, filename=f"{name}.zip", content_type="application/zip")
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def folder_zip_response(storage: Storage, path: str, *, name: str) -> StreamingFileResponse:
+    """A zip of every file below `path`, built in a temporary file (memory stays flat)."""
+    return zip_response(zip_of_folders(storage, path), name=name)

@@ -38,7 +38,11 @@ CREATE_BODY = {
                 "items": {"type": "string"},
                 "description": "One per file: `model.pkl`, or `iris/MLmodel` for a folder named iris",
             },
-            "path": {"type": "string", "description": "azureml://datastores/<name>/paths/<path> (no files)"},
+            "path": {
+                "type": "string",
+                "description": "azureml://datastores/<name>/paths/<path>, or a job's files as "
+                "azureml://jobs/<job>/outputs/<output> or azureml://jobs/<job>/outputs/artifacts/paths/<path> (no files)",
+            },
             "yaml": {"type": "string", "format": "binary", "description": "A model YAML (file or text)"},
         },
     },
@@ -96,6 +100,10 @@ def register_model(request, workspace) -> object:
     )
     if files:
         return services.model_create_from_upload(workspace=workspace, user=request.user, fields=fields, files=files)
+    if data["path"].startswith("azureml://jobs/"):
+        return services.model_create_from_job_output(
+            workspace=workspace, user=request.user, fields=fields, uri=data["path"]
+        )
     if data["path"]:
         return services.model_create_from_datastore(
             workspace=workspace, user=request.user, fields=fields, path=data["path"], datastore=data["datastore"]

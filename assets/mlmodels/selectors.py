@@ -44,3 +44,8 @@ def model_versions(*, workspace: Workspace, name: str):
 
 def model_latest(*, workspace: Workspace, name: str) -> Model | None:
     return _base(workspace).filter(name=name, is_archived=False).order_by("-created_at", "-pk").first()
+
+
+def models_of_job(*, workspace: Workspace, job_name: str):
+    """The model versions registered from a job (its lineage), by name then newest first."""
+    return Model.objects.filter(workspace=workspace, job_name=job_name).order_by("name", "-created_at")

@@ -216,8 +216,8 @@ def resolve_datastore_path(*, workspace: Workspace, path: str, datastore: str = 
     elif path.startswith(("azureml:", "runs:", "models:")) or "://" in path:
         raise ValidationError(
             {
-                "path": "Give a datastore path as azureml://datastores/<name>/paths/<path>; "
-                "job outputs (azureml://jobs/...) and other URIs cannot be registered yet."
+                "path": "Give a datastore path as azureml://datastores/<name>/paths/<path>; job outputs "
+                "(azureml://jobs/<job>/outputs/<output>) are registered from the job; other URIs cannot be yet."
             }
         )
     else:
@@ -246,6 +246,24 @@ def model_create_from_datastore(
         raise ValidationError({"path": f"A {fields.type} is a folder, and {found.uri(path)} is a file."})
     mlflow = _mlflow(fields, model_file_reader(_storage_reader(storage), path))
     return _create(workspace=workspace, user=user, fields=fields, datastore=found, path=path, mlflow=mlflow)
+
+
+# From a job's files (azureml://jobs/...): the jobs app knows jobs and fills this in (jobs.apps) -----
+
+_job_output_registrar = None
+
+
+def register_job_output_registrar(registrar) -> None:
+    """`registrar(*, workspace, user, fields, uri) -> Model` registers a model from a job's files."""
+    global _job_output_registrar
+    _job_output_registrar = registrar
+
+
+def model_create_from_job_output(*, workspace: Workspace, user, fields: ModelFields, uri: str) -> Model:
+    """azureml://jobs/<job>/outputs/<output> or azureml://jobs/<job>/outputs/artifacts/paths/<path>."""
+    if _job_output_registrar is None:
+        raise ValidationError({"path": "Job outputs cannot be registered in this studio."})
+    return _job_output_registrar(workspace=workspace, user=user, fields=fields, uri=uri)
 
 
 # From MLflow's model registry ---------------------------------------------------------------------

@@ -90,6 +90,23 @@
     });
   }
 
+  // A data asset or datastore picked for an input: it becomes the row's path (and type, for an asset).
+  document.addEventListener("change", function (event) {
+    const pick = event.target.closest("select[data-data-pick]");
+    if (!pick || !pick.value) return;
+    const row = pick.closest("tr");
+    const value = row.querySelector("input[name=input_value]");
+    const option = pick.selectedOptions[0];
+    value.value = pick.value;
+    const type = row.querySelector("select[name=input_type]");
+    const assetType = option.getAttribute("data-type");
+    if (assetType && Array.from(type.options).some(function (o) { return o.value === assetType; })) type.value = assetType;
+    else if (!assetType && ["string", "integer", "number", "boolean"].indexOf(type.value) !== -1) type.value = "uri_folder";
+    pick.value = "";
+    value.focus();
+    value.setSelectionRange(value.value.length, value.value.length);
+  });
+
   document.addEventListener("change", function (event) {
     const select = event.target.closest("select[data-component-select]");
     if (select) showComponent(select, true);

@@ -512,7 +512,7 @@ def test_the_status_poll_of_the_files_tabs_does_not_list_the_files(owner, finish
 
 
 def test_a_tree_too_long_to_list_says_so_and_offers_the_zip(owner, finished_job, browser_client, monkeypatch):
-    monkeypatch.setattr("jobs.views.MAX_TREE_ENTRIES", 3)
+    monkeypatch.setattr("jobs.selectors.MAX_TREE_ENTRIES", 3)
     for target in ("job-tree", None):
         headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": target} if target else {}
         html = browser_client(owner).get(page_url("done-job") + "?tab=outputs", **headers).content.decode()
@@ -526,7 +526,7 @@ def test_an_unreadable_artifact_store_is_reported_and_the_live_log_still_opens(
     def broken(*args, **kwargs):
         raise ConnectionError("storage account unreachable")
 
-    monkeypatch.setattr("jobs.views.list_folder", broken)
+    monkeypatch.setattr("jobs.selectors.list_folder", broken)
     response = browser_client(owner).get(page_url("done-job") + "?tab=outputs")
     html = response.content.decode()
     assert response.status_code == 200
