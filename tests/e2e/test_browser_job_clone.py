@@ -1,7 +1,8 @@
 """A data scientist's second try, in a real Chromium against the real studio: submit from the form
 with a data asset picked from the list (the code folder survives a failed submit), read the failed
-job's error on its Overview, then "Edit and submit" it with a fixed command. Screenshots:
-jobs-submit-data-picker.png, jobs-failed-error.png, jobs-clone-form.png."""
+job's error on its Overview, then "Edit and submit" it with a fixed command; both jobs are on Home,
+and a wrong address is a 404 inside the shell. Screenshots: jobs-submit-data-picker.png,
+jobs-failed-error.png, jobs-clone-form.png, home-recent.png, error-404.png."""
 
 import textwrap
 import uuid
@@ -107,3 +108,18 @@ def test_pick_data_fail_read_the_error_clone_and_resubmit(admin_page, admin_api,
     expect(page.locator(".msg-success")).to_contain_text("Submitted job")
     assert page.url != first_url
     expect(head_status(page)).to_have_text("Completed", timeout=JOB_TIMEOUT)
+
+    # Both jobs are on the workspace's Home, newest first; an address that leads nowhere is a 404
+    # inside the studio's shell, with the way back.
+    page.get_by_role("link", name="Home", exact=True).click()
+    recent = page.locator("section.card", has=page.get_by_role("heading", name="Recent"))
+    expect(recent.get_by_role("link", name=f"Iris {name}")).to_have_count(2)
+    expect(recent.get_by_role("link", name=f"{name}:1")).to_be_visible()
+    screenshot(page, "home-recent")
+    response = page.goto(f"/workspaces/{WS}/jobs/no-such-job-{name}/")
+    assert response.status == 404
+    expect(page.get_by_test_id("error-page")).to_contain_text("Page not found")
+    expect(page.get_by_test_id("user-menu")).to_be_visible()
+    screenshot(page, "error-404")
+    page.get_by_role("link", name="Go to Home").click()
+    expect(page.get_by_role("heading", name="Recent")).to_be_visible()

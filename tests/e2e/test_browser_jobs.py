@@ -299,7 +299,8 @@ def test_a_flood_of_output_keeps_the_page_responsive_and_the_view_capped(admin_p
         slowest = max(slowest, time.monotonic() - began)
         page.wait_for_timeout(100)
     expect(log).to_contain_text("tick 2", timeout=30_000)
-    assert slowest < 1.0, f"the page took {slowest:.2f} s to answer"
+    # A page that rendered the whole flood freezes for many seconds; 3 s leaves room for a busy CI host.
+    assert slowest < 3.0, f"the page took {slowest:.2f} s to answer"
 
     # At most 5,000 lines stay in the page, with a note and the download for the rest.
     lines = int(log.get_attribute("data-lines"))
