@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
@@ -10,6 +12,18 @@ from workspaces.services import workspace_create
 from .studio_process import SHARED_PACKAGES, StudioProcess
 
 PASSWORD = "a-Strong-password-42"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """`make test` runs shards side by side (tests/run_suite.py): on a database server each shard
+    gets a test database of its own, or one would drop the other's."""
+    from django.conf import settings
+
+    shard = os.environ.get("STUDIO_TEST_SHARD", "")
+    database = settings.DATABASES["default"]
+    if shard and database["ENGINE"] != "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = f"test_{database['NAME']}_{shard.lower()}"
 
 
 @pytest.fixture(autouse=True)

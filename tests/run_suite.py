@@ -72,7 +72,7 @@ def main(args: list[str]) -> int:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            env=dict(os.environ, PYTHONUNBUFFERED="1", STUDIO_TEST_SHARD=name),
         )
         lines: list[str] = []
         thread = threading.Thread(target=_pump, args=(name, process, lines), daemon=True)
