@@ -5,12 +5,7 @@
 
   const IGNORED = [".git", "__pycache__", ".ipynb_checkpoints", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache"];
 
-  function humanSize(bytes) {
-    const units = ["B", "KB", "MB", "GB"];
-    let i = 0;
-    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
-    return bytes.toFixed(i ? 1 : 0) + " " + units[i];
-  }
+  const humanSize = window.Studio.humanSize;
 
   document.addEventListener("change", function (event) {
     const input = event.target.closest("input[type=file][name=code_files]");

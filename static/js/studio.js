@@ -1,5 +1,6 @@
 /* Small behaviours shared by the studio's pages: copy buttons, confirmations, uploads with a
-   progress bar. Everything else is htmx. */
+   progress bar. Everything else is htmx. The helpers other scripts share are window.Studio
+   (csrfToken, humanSize, toast); studio.js loads first. */
 (function () {
   "use strict";
 
@@ -36,10 +37,7 @@
     const button = event.target.closest("[data-copy]");
     if (!button) return;
     const text = button.getAttribute("data-copy");
-    copyText(text).then(function () {
-      window.lastCopied = text;
-      toast("Copied " + text);
-    });
+    copyText(text).then(function () { toast("Copied " + text); });
   });
 
   document.addEventListener("click", function (event) {
@@ -126,4 +124,6 @@
     xhr.send(form);
     input.value = "";
   });
+
+  window.Studio = { csrfToken: csrfToken, humanSize: humanSize, toast: toast };
 })();

@@ -70,9 +70,8 @@ def test_upload_a_csv_as_a_data_asset_and_explore_and_profile_it(admin_page, scr
     screenshot(page, "data-overview")
     page.get_by_test_id("copy-job-yaml").click()
     expect(page.locator("#toast")).to_contain_text("Copied inputs:")
-    assert (
-        page.evaluate("window.lastCopied") == f"inputs:\n  my_data:\n    type: uri_file\n    path: azureml:{name}:1\n"
-    )
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == f"inputs:\n  my_data:\n    type: uri_file\n    path: azureml:{name}:1\n"
     expect(page.locator("#toast")).to_be_hidden()
 
     page.get_by_test_id("tab-explore").click()
