@@ -68,6 +68,13 @@ def job_by_name(*, workspace: Workspace, name: str) -> Job | None:
     )
 
 
+def jobs_version(*, workspace_id: int) -> int:
+    """Grows whenever a job of the workspace is created or changes status (each writes a status event):
+    what an open Jobs list compares to know it is out of date."""
+    events = JobStatusEvent.objects.filter(job__workspace_id=workspace_id).order_by("-pk")
+    return events.values_list("pk", flat=True).first() or 0
+
+
 def job_events(*, job: Job) -> QuerySet[JobStatusEvent]:
     return job.events.order_by("at", "pk")
 

@@ -100,6 +100,7 @@ def job_list(request, access):
         page = Paginator(selectors.experiments_for_workspace(workspace=access.workspace), PAGE_SIZE)
         context = {"access": access, "tab": "experiments", "page": page.get_page(request.GET.get("page"))}
         return render(request, "jobs/list.html", context)
+    live_version = selectors.jobs_version(workspace_id=access.workspace.pk)  # before the rows: none missed
     filters = JobFilterForm(request.GET, statuses=JobStatus.values)
     sort = request.GET.get("sort") if request.GET.get("sort") in selectors.SORTS else "-created"
     jobs = selectors.jobs_for_workspace(workspace=access.workspace, sort=sort, **filters.selector_arguments())
@@ -115,6 +116,7 @@ def job_list(request, access):
         "statuses": JobStatus.values,
         "computes": clusters_for_workspace(workspace=access.workspace).values_list("name", flat=True),
         "any_active": any(job.status in ACTIVE for job in page),
+        "live_version": live_version,
     }
     template = "jobs/list.html#jobs-table" if request.htmx and request.htmx.target == "jobs-table" else "jobs/list.html"
     return render(request, template, context)
