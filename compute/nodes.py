@@ -18,15 +18,19 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Count, Q
 from django.utils import timezone
 
-from jobs.models import JobStatus
-
+from . import workload
 from .models import ComputeCluster, ComputeNode, NodeState
 
 logger = logging.getLogger(__name__)
-DEMAND = [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FINALIZING, JobStatus.CANCEL_REQUESTED]
+HEARTBEAT_INTERVAL = 1.0  # seconds between the manager's heartbeats of its nodes
+
+
+def node_environment(node_name: str) -> dict[str, str]:
+    """A node's process environment. Django's system checks are skipped: they import every URL
+    module (and with them mlflow and pandas), seconds a node does not need to run a job."""
+    return dict(os.environ, STUDIO_NODE_NAME=node_name, PYTHONUNBUFFERED="1", CELERY_SKIP_CHECKS="1")
 
 
 def node_command(cluster: ComputeCluster, node_name: str) -> list[str]:
@@ -60,6 +64,7 @@ class NodeManager:
         self.hostname = hostname or socket.gethostname()
         self.processes: dict[int, subprocess.Popen] = {}  # node pk -> process
         self.orphans: set[int] = set()  # nodes of deleted clusters, told to stop
+        self.heartbeat_sent = 0.0
 
     def forget_stale_nodes(self) -> None:
         """Rows of nodes this host started in an earlier run are gone with that run."""
@@ -68,8 +73,7 @@ class NodeManager:
     def start_node(self, cluster: ComputeCluster) -> ComputeNode:
         node_name = f"{cluster.name}-{secrets.token_hex(3)}@{self.hostname}"
         node = ComputeNode.objects.create(cluster=cluster, name=node_name, hostname=self.hostname, managed=True)
-        env = dict(os.environ, STUDIO_NODE_NAME=node_name, PYTHONUNBUFFERED="1")
-        proc = subprocess.Popen(node_command(cluster, node_name), env=env)
+        proc = subprocess.Popen(node_command(cluster, node_name), env=node_environment(node_name))
         ComputeNode.objects.filter(pk=node.pk).update(pid=proc.pid)
         self.processes[node.pk] = proc
         logger.warning("Started node %s for cluster %s (pid %s)", node_name, cluster.name, proc.pid)
@@ -87,8 +91,9 @@ class NodeManager:
             if proc.poll() is not None:
                 ComputeNode.objects.filter(pk=pk).delete()
                 del self.processes[pk]
-        now = timezone.now()
-        ComputeNode.objects.filter(pk__in=list(self.processes)).update(heartbeat_at=now)
+        if time.monotonic() - self.heartbeat_sent >= HEARTBEAT_INTERVAL:
+            ComputeNode.objects.filter(pk__in=list(self.processes)).update(heartbeat_at=timezone.now())
+            self.heartbeat_sent = time.monotonic()
         # A node whose row is gone (its cluster was deleted) stops, after the job it may be running.
         known = set(ComputeNode.objects.filter(pk__in=list(self.processes)).values_list("pk", flat=True))
         for pk in set(self.processes) - known - self.orphans:
@@ -97,10 +102,10 @@ class NodeManager:
 
     def scale(self) -> None:
         now = timezone.now()
-        clusters = ComputeCluster.objects.select_related("workspace").annotate(
-            demand=Count("jobs", filter=Q(jobs__status__in=DEMAND), distinct=True)
-        )
+        clusters = list(ComputeCluster.objects.select_related("workspace"))
+        demand = workload.current().demand([cluster.pk for cluster in clusters])
         for cluster in clusters:
+            cluster.demand = demand.get(cluster.pk, 0)
             nodes = list(cluster.nodes.exclude(state=NodeState.STOPPING))
             alive = [n for n in nodes if n.managed is False or n.pk in self.processes]
             wanted = min(cluster.max_instances, max(cluster.min_instances, cluster.demand))
@@ -135,7 +140,7 @@ class NodeManager:
                 proc.kill()
         ComputeNode.objects.filter(pk__in=list(self.processes)).delete()
 
-    def loop(self, *, interval: float = 0.5) -> None:
+    def loop(self, *, interval: float = 0.1) -> None:
         self.forget_stale_nodes()
         stopping = False
 

@@ -85,6 +85,7 @@ class Job(models.Model):
 
     # Where and how it runs (filled by the node that claims it).
     node = models.ForeignKey("compute.ComputeNode", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    node_name = models.CharField(max_length=100, blank=True, help_text="Kept when the node is gone (scale-down)")
     hostname = models.CharField(max_length=255, blank=True)
     pgid = models.IntegerField(null=True, blank=True)
     attempt = models.PositiveIntegerField(default=0)

@@ -64,7 +64,7 @@ class JobDetailSerializer(JobSerializer):
     limits = serializers.SerializerMethodField()
     timeline = JobStatusEventSerializer(source="events", many=True, read_only=True)
     services = serializers.SerializerMethodField()
-    node = serializers.CharField(source="node.name", read_only=True, default=None)
+    node = serializers.SerializerMethodField()
 
     class Meta(JobSerializer.Meta):
         fields = JobSerializer.Meta.fields + [
@@ -85,6 +85,10 @@ class JobDetailSerializer(JobSerializer):
             "timeline",
             "services",
         ]
+
+    def get_node(self, job) -> str | None:
+        """The node the job ran on, also after scale-down removed it."""
+        return job.node_name or None
 
     def get_environment_variables(self, job) -> dict:
         return job.spec.get("environment_variables", {})

@@ -56,10 +56,12 @@ def _transition(job_id: int, *, to: str, allowed_from, message: str = "", **fiel
 
 
 def job_claim(*, job_id: int, node) -> bool:
-    """A node takes a Queued job; a duplicate delivery finds it taken and does nothing."""
+    """A node takes a Queued job; a duplicate delivery finds it taken and does nothing. The job is
+    the one owner of the assignment: the node's job is the active job that names it, and the node's
+    name stays on the job after the node is gone."""
     return bool(
         Job.objects.filter(pk=job_id, status=JobStatus.QUEUED, node__isnull=True).update(
-            node=node, attempt=F("attempt") + 1, heartbeat_at=timezone.now()
+            node=node, node_name=node.name if node else "", attempt=F("attempt") + 1, heartbeat_at=timezone.now()
         )
     )
 
@@ -183,9 +185,8 @@ def job_node_process_lost(*, job_id: int, node_name: str, reason: str) -> bool:
     job = Job.objects.filter(pk=job_id, node__name=node_name).values("status", "pgid", "hostname", "node_id").first()
     if job is None:
         return False
-    ComputeNode.objects.filter(pk=job["node_id"], job_id=job_id).update(
-        state=NodeState.IDLE, job=None, idle_since=timezone.now()
-    )
+    if not Job.objects.filter(node_id=job["node_id"], status__in=ACTIVE).exclude(pk=job_id).exists():
+        ComputeNode.objects.filter(pk=job["node_id"]).update(state=NodeState.IDLE, idle_since=timezone.now())
     if job["status"] in TERMINAL:  # the reaper was first
         return False
     if job["pgid"] and job["hostname"] == socket.gethostname():
