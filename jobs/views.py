@@ -36,7 +36,7 @@ from workspaces.storage import datastore_storage, is_folder, list_folder, walk_f
 from . import metric_charts, selectors, services
 from .forms import DATA_TYPES, INPUT_MODES, LITERAL_TYPES, OUTPUT_MODES, OUTPUT_TYPES, JobFilterForm, JobSubmitForm, Row
 from .joblog import read_log
-from .models import ACTIVE, JobStatus
+from .models import ACTIVE, JobStatus, JobStatusEvent
 
 PAGE_SIZE = 50
 TABS = ("overview", "metrics", "images", "outputs", "code")
@@ -211,20 +211,17 @@ def job_create(request, access):
 
 
 def _timeline(job) -> list[dict]:
-    """Each status with its time and how long the job stayed in it."""
+    """Each status with its time and how long the job stayed in it. The last is the current one: the
+    state the job is in, or the state it ended in (taken from the job if no event recorded it)."""
     events = list(selectors.job_events(job=job))
+    if job.status not in ACTIVE and (not events or events[-1].status != job.status):
+        at = job.ended_at or (events[-1].at if events else job.created_at)
+        events.append(JobStatusEvent(job=job, status=job.status, at=at))
     steps = []
     for i, event in enumerate(events):
-        following = events[i + 1].at if i + 1 < len(events) else None
-        if following is None and job.status in ACTIVE:
-            following = timezone.now()
-        steps.append(
-            {
-                "event": event,
-                "took": duration_text(following - event.at) if following else "",
-                "last": following is None,
-            }
-        )
+        last = i + 1 == len(events)
+        following = events[i + 1].at if not last else (timezone.now() if job.status in ACTIVE else None)
+        steps.append({"event": event, "took": duration_text(following - event.at) if following else "", "last": last})
     return steps
 
 
@@ -410,6 +407,7 @@ def job_detail(request, access, name):
         "active": job.status in ACTIVE,
         "elapsed": _elapsed(job),
         "can_cancel": job.status in ACTIVE and access.allows(Perm.JOBS_WRITE),
+        "cancel_requested": job.status == JobStatus.CANCEL_REQUESTED,
     }
     target = request.htmx.target if request.htmx else None
     if tab == "overview":
