@@ -27,7 +27,11 @@ class JobsWorkload:
 
     def unfinished(self, cluster) -> int:
         jobs = jobs_for_workspace(
-            workspace=cluster.workspace, compute=cluster.name, status=list(ACTIVE), include_children=True
+            workspace=cluster.workspace,
+            compute=cluster.name,
+            status=list(ACTIVE),
+            include_children=True,
+            include_archived=True,
         )
         return jobs.count()
 

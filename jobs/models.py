@@ -96,6 +96,7 @@ class Job(models.Model):
     # MLflow: a job's run is the job. Tags live in `tags` (MLflow's system tags included).
     params = models.JSONField(default=dict, blank=True)
     lifecycle_stage = models.CharField(max_length=10, choices=LifecycleStage.choices, default=LifecycleStage.ACTIVE)
+    is_archived = models.BooleanField(default=False, help_text="Hidden from the Jobs list unless asked for")
 
     class Meta:
         ordering = ["-created_at"]

@@ -137,6 +137,19 @@ def job_cancel(*, job: Job) -> Job:
     return job
 
 
+def job_archive(*, job: Job) -> Job:
+    """Hidden from the Jobs list (unless archived jobs are asked for); everything else stays, as Azure ML."""
+    Job.objects.filter(pk=job.pk).update(is_archived=True)
+    job.is_archived = True
+    return job
+
+
+def job_restore(*, job: Job) -> Job:
+    Job.objects.filter(pk=job.pk).update(is_archived=False)
+    job.is_archived = False
+    return job
+
+
 def reap_lost_jobs(*, timeout_seconds: int | None = None) -> list[str]:
     """End jobs whose node stopped heartbeating; kill their process group if it is on this host."""
     import os

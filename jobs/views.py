@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -437,6 +437,43 @@ def job_cancel(request, access, name):
     else:
         messages.success(request, f"Cancel requested for {job.name}.")
     return redirect("job_detail", access.workspace.name, job.name)
+
+
+@workspace_view(read=Perm.JOBS_WRITE, write=Perm.JOBS_WRITE)
+@require_POST
+def job_archive(request, access, name, restore=False):
+    job = _job_or_404(access, name)
+    if restore:
+        services.job_restore(job=job)
+        messages.success(request, f"Restored {job.name} to the Jobs list.")
+    else:
+        services.job_archive(job=job)
+        messages.success(
+            request, f"Archived {job.name}: it is hidden from the Jobs list unless archived jobs are included."
+        )
+    return redirect("job_detail", access.workspace.name, job.name)
+
+
+@workspace_view(read=Perm.JOBS_WRITE, write=Perm.JOBS_WRITE)
+@require_POST
+def job_archive_selected(request, access):
+    """The Jobs list's Archive: the checked jobs (`job`, repeated); the list is then shown again."""
+    names = request.POST.getlist("job")
+    archived = [
+        services.job_archive(job=job).name for job in selectors.jobs_named(workspace=access.workspace, names=names)
+    ]
+    if archived:
+        messages.success(
+            request, f"Archived {len(archived)} job{'s' if len(archived) != 1 else ''}: {', '.join(archived)}."
+        )
+    else:
+        messages.error(request, "Select the jobs to archive.")
+    back = reverse("job_list", args=[access.workspace.name])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = back
+        return response
+    return redirect(back)
 
 
 @workspace_view(read=Perm.JOBS_READ, write=Perm.DATA_WRITE)
