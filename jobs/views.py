@@ -33,7 +33,7 @@ from workspaces.roles import Perm
 from workspaces.selectors import datastore_by_name
 from workspaces.storage import datastore_storage, is_folder, list_folder, walk_files
 
-from . import metric_charts, selectors, services
+from . import metric_charts, metric_columns, selectors, services
 from .forms import DATA_TYPES, INPUT_MODES, LITERAL_TYPES, OUTPUT_MODES, OUTPUT_TYPES, JobFilterForm, JobSubmitForm, Row
 from .joblog import read_log
 from .models import ACTIVE, JobStatus, JobStatusEvent
@@ -107,6 +107,9 @@ def job_list(request, access):
     page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
     for job in page:
         job.elapsed = _elapsed(job)
+    columns = metric_columns.chosen(request.GET.getlist("metric"))
+    metric_columns.attach(page, columns)
+    partial = request.htmx and request.htmx.target == "jobs-table"
     context = {
         "access": access,
         "tab": "jobs",
@@ -117,8 +120,10 @@ def job_list(request, access):
         "computes": clusters_for_workspace(workspace=access.workspace).values_list("name", flat=True),
         "any_active": any(job.status in ACTIVE for job in page),
         "live_version": live_version,
+        "metric_columns": columns,
+        "metric_names": [] if partial else metric_columns.available(workspace=access.workspace),
     }
-    template = "jobs/list.html#jobs-table" if request.htmx and request.htmx.target == "jobs-table" else "jobs/list.html"
+    template = "jobs/list.html#jobs-table" if partial else "jobs/list.html"
     return render(request, template, context)
 
 
