@@ -6,6 +6,11 @@
 - log latency: a line printed to the same line delivered on the SSE stream; p95 (target <= 0.5 s)
 - jobs list: GET /jobs?limit=50 and a few filters and sorts with 10,000 jobs in the workspace
   (inserted with bulk_create); p95 (target <= 150 ms)
+- cold start: submit to Running on a cluster scaled to 0 (min_instances 0), the node started for the
+  job (target <= 2 s)
+- live status in Chromium: a job's status changed through the API (an MLflow run set to FINISHED)
+  to the new status shown on the job's open page, p50/p95 over 20 jobs (target p95 <= 0.3 s); and
+  a job submitted through the API to its row in an open Jobs list
 
     .venv/bin/python bench/jobs.py                      # embedded: SQLite + the folder broker
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \\
@@ -15,6 +20,7 @@ The studio runs as `manage.py runstudio` (tests/studio_process.py) in a temporar
 """
 
 import argparse
+import datetime
 import sys
 import tempfile
 import time
@@ -41,8 +47,11 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def summary(values: list[float], unit: str = "s", scale: float = 1.0) -> str:
-    v = [x * scale for x in values]
-    return (
+    missed = sum(1 for x in values if x == float("inf"))
+    v = [x * scale for x in values if x != float("inf")]
+    if not v:
+        return f"n={len(values)}  none seen within the time limit"
+    return (f"({missed} of {len(values)} not seen within 10 s)  " if missed else "") + (
         f"n={len(v)}  p50={percentile(v, 50):.3f}{unit}  p95={percentile(v, 95):.3f}{unit}  "
         f"min={min(v):.3f}{unit}  max={max(v):.3f}{unit}"
     )
@@ -197,6 +206,104 @@ def list_timings(client: httpx.Client, studio: StudioProcess, count: int, repeat
     return timings
 
 
+def wait_no_nodes(client: httpx.Client, cluster: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not client.get(f"{BASE}/computes/{cluster}").raise_for_status().json()["nodes"]:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{cluster} did not scale down to 0")
+
+
+def cold_start(client: httpx.Client, count: int) -> list[float]:
+    """Submit to Running on a cluster with no node: each job starts a node, which stops once idle."""
+    cold = "cold"
+    response = client.post(
+        f"{BASE}/computes",
+        json={"name": cold, "min_instances": 0, "max_instances": 1, "idle_time_before_scale_down": 0},
+    )
+    response.raise_for_status()
+    latencies = []
+    for _ in range(count):
+        wait_no_nodes(client, cold)
+        submitted = time.time()
+        spec = f"command: python -c pass\ncompute: azureml:{cold}\n{ENV}"
+        name = client.post(f"{BASE}/jobs", json={"spec": spec}).raise_for_status().json()["name"]
+        job = wait_done(client, name)
+        assert job["status"] == "Completed", job
+        started = datetime.datetime.fromisoformat(job["start_time"].replace("Z", "+00:00")).timestamp()
+        latencies.append(started - submitted)
+    return latencies
+
+
+# Records, in the page, when an element matching a selector first shows a text (Date.now(), ms);
+# -1 when it has not shown within 10 s.
+WATCH = """([selector, text]) => { window.benchSeen = new Promise((resolve) => {
+  setTimeout(() => resolve(-1), 10000);
+  const seen = () => [...document.querySelectorAll(selector)].some((el) => el.textContent.trim() === text);
+  if (seen()) { resolve(Date.now()); return; }
+  const observer = new MutationObserver(() => {
+    if (seen()) { observer.disconnect(); resolve(Date.now()); }
+  });
+  observer.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+}); }"""
+
+
+def _mlflow(client: httpx.Client, endpoint: str, body: dict) -> dict:
+    url = f"/mlflow/v1.0/workspaces/{WORKSPACE}/api/2.0/mlflow/{endpoint}"
+    return client.post(url, json=body).raise_for_status().json()
+
+
+def _signed_in_page(browser, studio: StudioProcess):
+    from tests.studio_process import ADMIN_PASSWORD, ADMIN_USER
+
+    context = browser.new_context(base_url=studio.url, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.get_by_label("User name").fill(ADMIN_USER)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    return page
+
+
+def _delay(seen_ms: float, since: float) -> float:
+    return float("inf") if seen_ms < 0 else seen_ms / 1000 - since
+
+
+def live_status(client: httpx.Client, studio: StudioProcess, count: int) -> tuple[list[float], list[float]]:
+    """(status change -> seen on the job's page, submit -> row in the open Jobs list), in seconds."""
+    from playwright.sync_api import sync_playwright
+
+    experiment = _mlflow(client, "experiments/create", {"name": f"live-{time.time_ns()}"})["experiment_id"]
+    status_delays, row_delays = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = _signed_in_page(browser, studio)
+        for _ in range(count):
+            run = _mlflow(client, "runs/create", {"experiment_id": experiment})["run"]["info"]
+            page.goto(f"/workspaces/{WORKSPACE}/jobs/{run['run_id']}/")
+            page.locator("#job-live [data-job-status]").filter(has_text="Running").wait_for()
+            time.sleep(0.3)  # the page settles (its stream connects)
+            page.evaluate(WATCH, ["#job-live [data-job-status]", "Completed"])
+            changed = time.time()
+            _mlflow(client, "runs/update", {"run_id": run["run_id"], "status": "FINISHED"})
+            status_delays.append(_delay(page.evaluate("() => window.benchSeen"), changed))
+
+        page.goto(f"/workspaces/{WORKSPACE}/jobs/")
+        page.locator("#jobs-table").wait_for()
+        for _ in range(count):
+            time.sleep(0.3)
+            name = f"row_{time.time_ns()}"
+            page.evaluate(WATCH, [f'tr[data-job="{name}"] .name-col a', name])
+            submitted = time.time()
+            spec = f"name: {name}\ncommand: python -c pass\ncompute: azureml:{CLUSTER}\n{ENV}"
+            client.post(f"{BASE}/jobs", json={"spec": spec}).raise_for_status()
+            row_delays.append(_delay(page.evaluate("() => window.benchSeen"), submitted))
+        browser.close()
+    return status_delays, row_delays
+
+
 def sandboxed_start_latency(mode: str, count: int) -> list[float]:
     """Start latency on a studio of its own with STUDIO_SANDBOX=<mode>."""
     with tempfile.TemporaryDirectory(prefix=f"bench-jobs-{mode}-") as tmp:
@@ -221,7 +328,13 @@ def main() -> None:
     parser.add_argument(
         "--start-only", action="store_true", help="Only the start latency, with and without the sandbox."
     )
+    parser.add_argument("--cold", type=int, default=5, help="Cold starts to measure. Default: 5.")
+    parser.add_argument("--live", type=int, default=20, help="Jobs for the live status in Chromium. Default: 20.")
+    parser.add_argument("--live-only", action="store_true", help="Only the cold start and the live status in Chromium.")
     args = parser.parse_args()
+    if args.live_only:
+        live_figures(args)
+        return
 
     unsandboxed = sandboxed_start_latency("none", args.jobs)
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
@@ -254,6 +367,24 @@ def main() -> None:
                     print(f"  {label:<20} {summary(times, 'ms', 1000)}")
                 everything = [t for label, times in timings.items() for t in times if not label.startswith("baseline")]
                 print(f"  {'all cases':<20} {summary(everything, 'ms', 1000)}")
+        finally:
+            studio.close()
+
+
+def live_figures(args) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-live-") as tmp:
+        studio = StudioProcess(Path(tmp) / "data")
+        studio.start(timeout=120)
+        try:
+            with studio.client() as client:
+                warm_cluster(client)
+                warm = submit(client, "python -c \"print('warm')\"")
+                assert wait_done(client, warm)["status"] == "Completed"
+                cold = cold_start(client, args.cold)
+                print(f"Cold start (submit -> Running on a cluster scaled to 0): {summary(cold)}   target <= 2 s")
+                status_delays, row_delays = live_status(client, studio, args.live)
+                print(f"Status change (API) -> shown on the job's page: {summary(status_delays)}   target p95 <= 0.3 s")
+                print(f"Submit (API) -> new row in the open Jobs list:  {summary(row_delays)}")
         finally:
             studio.close()
 

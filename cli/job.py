@@ -1,5 +1,5 @@
 """`studio job`: submit Azure ML command jobs from YAML with their code and local inputs, follow their
-log live, list, show, cancel them and download their outputs (as `az ml job`)."""
+log live, list, show, cancel, archive and restore them and download their outputs (as `az ml job`)."""
 
 import json
 import re
@@ -264,6 +264,7 @@ def list_(ctx: Context):
             "tag": args.tag,
             "search": args.search,
             "sort": args.sort,
+            "include_archived": "true" if args.include_archived else None,
         }.items()
         if value
     }
@@ -281,6 +282,14 @@ def list_(ctx: Context):
 
 def cancel(ctx: Context):
     return ctx.client.post(_jobs(ctx, _name(ctx), "cancel"))
+
+
+def archive(ctx: Context):
+    return ctx.client.post(_jobs(ctx, _name(ctx), "archive"))
+
+
+def restore(ctx: Context):
+    return ctx.client.post(_jobs(ctx, _name(ctx), "restore"))
 
 
 # -- download --------------------------------------------------------------------------------------
@@ -450,6 +459,7 @@ def register(groups) -> None:
         choices=["-created", "created", "name", "-name", "status", "-status", "duration", "-duration"],
         help="Order. Default: -created (newest first).",
     )
+    parser.add_argument("--include-archived", action="store_true", help="Also archived jobs.")
     add_workspace_option(parser)
 
     parser = add_command(
@@ -477,6 +487,25 @@ def register(groups) -> None:
     )
     _name_arguments(parser)
     add_workspace_option(parser)
+
+    for command, handler, summary in (
+        (
+            "archive",
+            archive,
+            "Archive a job: hidden from the jobs list (unless --include-archived); nothing is deleted.",
+        ),
+        ("restore", restore, "Restore an archived job to the jobs list."),
+    ):
+        parser = add_command(
+            commands,
+            command,
+            handler=handler,
+            summary=summary,
+            examples=[(f"{command.capitalize()} a job", f"studio job {command} -n frosty_pear_v2k4lh3m")],
+            columns=COLUMNS,
+        )
+        _name_arguments(parser)
+        add_workspace_option(parser)
 
     parser = add_command(
         commands,

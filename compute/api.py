@@ -22,7 +22,7 @@ class _ComputeApi(WorkspaceAPIView):
         cluster = selectors.cluster_by_name(workspace=self.access.workspace, name=name)
         if cluster is None:
             raise Http404(f"No compute named {name!r} in {self.access.workspace.name}.")
-        return cluster
+        return selectors.with_running_jobs([cluster])[0]
 
     def reloaded(self, cluster):
         return self.get_cluster(cluster.name)
@@ -32,7 +32,7 @@ class ComputeListApi(_ComputeApi):
     @extend_schema(operation_id="workspaces_computes_list", responses=ComputeClusterSerializer(many=True))
     def get(self, request, workspace):
         """The workspace's compute clusters, each with its nodes."""
-        clusters = selectors.clusters_for_workspace(workspace=self.access.workspace)
+        clusters = selectors.with_running_jobs(selectors.clusters_for_workspace(workspace=self.access.workspace))
         return Response(ComputeClusterSerializer(clusters, many=True).data)
 
     @extend_schema(request=ComputeCreateSerializer, responses={201: ComputeClusterSerializer})

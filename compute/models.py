@@ -46,7 +46,8 @@ class NodeState(models.TextChoices):
 
 
 class ComputeNode(models.Model):
-    """One worker process of a cluster (a Celery worker with concurrency 1 on the cluster's queue)."""
+    """One worker process of a cluster (a Celery worker with concurrency 1 on the cluster's queue).
+    The job it runs is the job that names it (`Job.node`): one owner for the assignment."""
 
     cluster = models.ForeignKey(ComputeCluster, on_delete=models.CASCADE, related_name="nodes")
     name = models.CharField(max_length=100, unique=True, help_text="The Celery worker's node name")
@@ -54,7 +55,6 @@ class ComputeNode(models.Model):
     pid = models.IntegerField(null=True, blank=True)
     managed = models.BooleanField(default=True, help_text="Started by this studio's node manager (not joined by hand)")
     state = models.CharField(max_length=20, choices=NodeState.choices, default=NodeState.STARTING)
-    job = models.ForeignKey("jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     started_at = models.DateTimeField(auto_now_add=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     idle_since = models.DateTimeField(null=True, blank=True)

@@ -12,7 +12,17 @@ class ComputeNodeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ComputeNode
-        fields = ["node_id", "hostname", "node_state", "run_id", "managed", "started_at", "heartbeat_at", "idle_since"]
+        fields = [
+            "node_id",
+            "hostname",
+            "pid",
+            "node_state",
+            "run_id",
+            "managed",
+            "started_at",
+            "heartbeat_at",
+            "idle_since",
+        ]
 
 
 class ComputeClusterSerializer(serializers.ModelSerializer):

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from core.errors import AlreadyExists
 from workspaces.models import Workspace
 
+from . import workload
 from .models import ComputeCluster
 
 DEFAULT_CLUSTER = "cpu-cluster"
@@ -69,6 +70,11 @@ def cluster_create(
         raise AlreadyExists({"name": f"A compute named {name!r} already exists in {workspace.name}."}) from exc
 
 
+def default_cluster_create(*, workspace: Workspace, user) -> ComputeCluster:
+    """Every new workspace gets `cpu-cluster`, as Azure ML's quick start expects."""
+    return cluster_create(workspace=workspace, user=user, name=DEFAULT_CLUSTER)
+
+
 def cluster_update(
     *, cluster: ComputeCluster, min_instances: int, max_instances: int, idle_time_before_scale_down: int
 ) -> ComputeCluster:
@@ -86,10 +92,8 @@ def cluster_update(
 
 
 def cluster_delete(*, cluster: ComputeCluster) -> None:
-    from jobs.models import ACTIVE
-
-    if cluster.jobs.filter(status__in=ACTIVE).exists():
+    if workload.current().unfinished(cluster):
         raise ValidationError({"name": f"{cluster.name} still has jobs that are not finished; cancel them first."})
-    if cluster.jobs.exists():
+    if workload.current().has_history(cluster):
         raise ValidationError({"name": f"{cluster.name} ran jobs that are kept in the history; it can't be deleted."})
     cluster.delete()

@@ -13,7 +13,7 @@ from core.forms import add_errors
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
 
-from . import selectors, services
+from . import selectors, services, workload
 from .forms import COMMON_SIZES, ClusterForm, ScaleForm
 from .models import NodeState
 
@@ -37,10 +37,10 @@ def _node_counts(cluster) -> dict:
 @workspace_view(read=Perm.COMPUTE_READ)
 @vary_on_headers("HX-Request")
 def compute_list(request, access):
-    clusters = list(selectors.clusters_for_workspace(workspace=access.workspace))
+    clusters = selectors.with_running_jobs(selectors.clusters_for_workspace(workspace=access.workspace))
     for cluster in clusters:
         cluster.counts = _node_counts(cluster)
-        cluster.running_jobs = [node.job for node in cluster.nodes.all() if node.job_id]
+        cluster.running_jobs = [node.job for node in cluster.nodes.all() if node.job]
     context = {
         "access": access,
         "clusters": clusters,
@@ -74,7 +74,7 @@ def compute_create(request, access):
 @vary_on_headers("HX-Request")
 def compute_detail(request, access, name):
     """The cluster with its nodes; POST changes its scale settings."""
-    cluster = _cluster_or_404(access, name)
+    (cluster,) = selectors.with_running_jobs([_cluster_or_404(access, name)])
     form = ScaleForm(request.POST or None, initial=_scale_of(cluster))
     if request.method == "POST" and form.is_valid():
         try:
@@ -91,22 +91,12 @@ def compute_detail(request, access, name):
         "form": form,
         "can_write": access.allows(Perm.COMPUTE_WRITE),
         "can_read_jobs": access.allows(Perm.JOBS_READ),
-        "active_jobs": _unfinished_jobs(access, cluster),
+        "active_jobs": workload.current().unfinished(cluster),
     }
     template = "compute/detail.html"
     if request.htmx and request.htmx.target == "nodes":
         template += "#nodes"
     return render(request, template, context, status=400 if form.errors else 200)
-
-
-def _unfinished_jobs(access, cluster) -> int:
-    from jobs.models import ACTIVE
-    from jobs.selectors import jobs_for_workspace
-
-    jobs = jobs_for_workspace(
-        workspace=access.workspace, compute=cluster.name, status=list(ACTIVE), include_children=True
-    )
-    return jobs.count()
 
 
 def _scale_of(cluster) -> dict:

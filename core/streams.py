@@ -12,6 +12,9 @@ whether the producer has finished and what its status is; a changed status is se
 `event: status`, and once the producer has finished and the file is read to its end the stream
 sends `event: end` and closes. Comments (`: keep-alive`) keep proxies from closing a quiet stream.
 
+`change_event_stream` pushes changes of a database state instead (a job's status, a list's rows):
+`poll()` answers a `Change` whose version grows with each change; the version is the event id.
+
 The view is async (the studio runs under uvicorn), so a stream holds no thread while it waits.
 Access is checked when the stream starts and again every ACCESS_INTERVAL seconds (`allowed=`, e.g.
 `workspaces.selectors.still_allowed(...)`): a reader who lost it sees the stream close, and the reconnect is refused.
@@ -24,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
@@ -33,6 +36,7 @@ from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 READ_CHUNK = 256 * 1024  # bytes read from the file per step, so memory stays bounded
 MAX_LINE = 16 * 1024  # a longer line (or a line with no newline at all) is sent in pieces of this size
 ACCESS_INTERVAL = 2.0  # seconds between checks that the reader may still read (SECURITY.md 40)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,74 @@ class FileEventStream:
                 return
 
 
+@dataclass(frozen=True)
+class Change:
+    """What a ChangeEventStream's `poll()` answers: a version that grows with every change (the id
+    of the latest event row, say), what to send about it, and whether nothing will change any more."""
+
+    version: int
+    data: Any = None
+    finished: bool = False
+
+
+class ChangeEventStream:
+    """`event: <event>` with `id: <version>` whenever `poll()` answers another version than the last
+    one sent, then `event: end` once it says finished. A reconnecting EventSource sends the last id
+    (`Last-Event-ID`), a page the version it was rendered with (`?from=`): nothing is sent until the
+    version differs from it, so a change made while the stream was down is sent at once."""
+
+    def __init__(
+        self,
+        *,
+        poll: Callable[[], Change],
+        since: int = 0,
+        event: str = "change",
+        poll_interval: float = 0.1,
+        keepalive_interval: float = 15.0,
+        retry_ms: int = 1000,
+        allowed: Callable[[], bool] | None = None,
+        access_interval: float = ACCESS_INTERVAL,
+    ):
+        self.poll: Callable[[], Awaitable[Change]] = sync_to_async(_with_fresh_connection(poll))
+        self.access = AccessRecheck(allowed, access_interval)
+        self.since = since
+        self.event = event
+        self.poll_interval = poll_interval
+        self.keepalive_interval = keepalive_interval
+        self.retry_ms = retry_ms
+
+    async def events(self) -> AsyncIterator[str]:
+        yield f"retry: {self.retry_ms}\n\n"
+        last_sent = time.monotonic()
+        while True:
+            change = await self.poll()
+            if change.version != self.since:
+                self.since = change.version
+                yield format_event(json.dumps(change.data), event=self.event, event_id=change.version)
+                last_sent = time.monotonic()
+            if change.finished:
+                yield format_event(json.dumps(change.data), event="end", event_id=change.version)
+                return
+            if time.monotonic() - last_sent >= self.keepalive_interval:
+                yield ": keep-alive\n\n"
+                last_sent = time.monotonic()
+            await asyncio.sleep(self.poll_interval)
+            if not await self.access.still_allowed():
+                return
+
+
+def change_event_stream(request: HttpRequest, *, poll: Callable[[], Change], **options) -> StreamingHttpResponse:
+    """An SSE response of ChangeEventStream, from the version the request names (see `resume_offset`)."""
+    return _sse_response(ChangeEventStream(poll=poll, since=resume_offset(request), **options).events())
+
+
+def _sse_response(events: AsyncIterator[str]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache, no-transform"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
+    return response
+
+
 class AccessRecheck:
     """Asks `allowed()` (sync, run in a thread) again every `interval` seconds: a member removed
     from the workspace, a deactivated user or a revoked token loses an open stream within it."""
@@ -161,11 +233,11 @@ class AccessRecheck:
         return await self.allowed()
 
 
-def _with_fresh_connection(poll: Callable[[], ProducerState]) -> Callable[[], ProducerState]:
+def _with_fresh_connection(poll: Callable[[], T]) -> Callable[[], T]:
     """A long stream outlives CONN_MAX_AGE; drop a stale database connection before each poll."""
 
     @functools.wraps(poll)
-    def wrapped() -> ProducerState:
+    def wrapped() -> T:
         close_old_connections()
         return poll()
 
@@ -177,10 +249,7 @@ def file_event_stream(
 ) -> StreamingHttpResponse:
     """An SSE response streaming `path` from the offset the request asks for (see `resume_offset`)."""
     stream = FileEventStream(path=path, poll=poll, offset=resume_offset(request), **options)
-    response = StreamingHttpResponse(stream.events(), content_type="text/event-stream; charset=utf-8")
-    response["Cache-Control"] = "no-cache, no-transform"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
-    return response
+    return _sse_response(stream.events())
 
 
 def async_guard(decorator):

@@ -151,6 +151,7 @@ class JobListApi(_JobApi):
             created_after=q.get("created_after"),
             created_before=q.get("created_before"),
             sort=q["sort"],
+            include_archived=q["include_archived"],
         )
         return Response(JobPageSerializer(_page(request, jobs, q)).data)
 
@@ -227,6 +228,20 @@ class JobCancelApi(_JobApi):
         node stops its processes."""
         job = services.job_cancel(job=self.get_job(name))
         return Response(self.detail(job))
+
+
+class JobArchiveApi(_JobApi):
+    @extend_schema(request=None, responses=JobDetailSerializer)
+    def post(self, request, workspace, name):
+        """Archive a job: hidden from the jobs list unless `include_archived`; nothing else changes."""
+        return Response(self.detail(services.job_archive(job=self.get_job(name))))
+
+
+class JobRestoreApi(_JobApi):
+    @extend_schema(request=None, responses=JobDetailSerializer)
+    def post(self, request, workspace, name):
+        """Restore an archived job to the jobs list."""
+        return Response(self.detail(services.job_restore(job=self.get_job(name))))
 
 
 class JobLogApi(_JobApi):

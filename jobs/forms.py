@@ -489,6 +489,7 @@ class JobFilterForm(forms.Form):
     tag = forms.CharField(required=False, max_length=255)
     created_after = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     created_before = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    include_archived = forms.BooleanField(required=False)
 
     def __init__(self, data=None, *, statuses=()):
         super().__init__(data)
@@ -517,6 +518,7 @@ class JobFilterForm(forms.Form):
             "created_before": start_of(data["created_before"] + timedelta(days=1))
             if "created_before" in data
             else None,
+            "include_archived": bool(data.get("include_archived")),
         }
 
     @property

@@ -85,6 +85,7 @@ class Job(models.Model):
 
     # Where and how it runs (filled by the node that claims it).
     node = models.ForeignKey("compute.ComputeNode", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    node_name = models.CharField(max_length=100, blank=True, help_text="Kept when the node is gone (scale-down)")
     hostname = models.CharField(max_length=255, blank=True)
     pgid = models.IntegerField(null=True, blank=True)
     attempt = models.PositiveIntegerField(default=0)
@@ -95,6 +96,7 @@ class Job(models.Model):
     # MLflow: a job's run is the job. Tags live in `tags` (MLflow's system tags included).
     params = models.JSONField(default=dict, blank=True)
     lifecycle_stage = models.CharField(max_length=10, choices=LifecycleStage.choices, default=LifecycleStage.ACTIVE)
+    is_archived = models.BooleanField(default=False, help_text="Hidden from the Jobs list unless asked for")
 
     class Meta:
         ordering = ["-created_at"]

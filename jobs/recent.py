@@ -8,7 +8,9 @@ from .models import Job
 
 
 def recent_jobs(workspace, limit: int) -> list[RecentItem]:
-    jobs = Job.objects.filter(workspace=workspace, parent__isnull=True).order_by("-created_at")[:limit]
+    jobs = Job.objects.filter(workspace=workspace, parent__isnull=True, is_archived=False).order_by("-created_at")[
+        :limit
+    ]
     return [
         RecentItem(
             "Job",

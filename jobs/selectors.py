@@ -40,14 +40,18 @@ def jobs_for_workspace(
     created_before: datetime | None = None,
     sort: str = "-created",
     include_children: bool = False,
+    include_archived: bool = False,
 ) -> QuerySet[Job]:
     """Jobs, newest first by default. `tag` is `key` or `key=value`; `search` matches name or display name.
     Runs deleted through MLflow (`delete_run`, `delete_experiment`) are left out until restored,
-    except a job still running on compute: it stays in sight so that it can be cancelled."""
+    except a job still running on compute: it stays in sight so that it can be cancelled. Archived jobs
+    are left out unless `include_archived`."""
     visible = Q(lifecycle_stage=LifecycleStage.ACTIVE) | (Q(status__in=ACTIVE) & ~Q(type="run"))
     jobs = Job.objects.filter(visible, workspace=workspace).select_related("experiment", "compute", "created_by")
     if not include_children:
         jobs = jobs.filter(parent__isnull=True)
+    if not include_archived:
+        jobs = jobs.filter(is_archived=False)
     if status:
         jobs = jobs.filter(status__in=status)
     if experiment:
@@ -72,6 +76,17 @@ def job_by_name(*, workspace: Workspace, name: str) -> Job | None:
         .select_related("experiment", "compute", "environment__build", "created_by", "node", "parent")
         .first()
     )
+
+
+def jobs_version(*, workspace_id: int) -> int:
+    """Grows whenever a job of the workspace is created or changes status (each writes a status event):
+    what an open Jobs list compares to know it is out of date."""
+    events = JobStatusEvent.objects.filter(job__workspace_id=workspace_id).order_by("-pk")
+    return events.values_list("pk", flat=True).first() or 0
+
+
+def jobs_named(*, workspace: Workspace, names: list[str]) -> QuerySet[Job]:
+    return Job.objects.filter(workspace=workspace, name__in=names[:200])
 
 
 def job_events(*, job: Job) -> QuerySet[JobStatusEvent]:

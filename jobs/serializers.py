@@ -35,6 +35,7 @@ class JobSerializer(serializers.ModelSerializer):
             "end_time",
             "duration",
             "parent_job_name",
+            "is_archived",
         ]
 
     def get_duration(self, job) -> float | None:
@@ -64,7 +65,7 @@ class JobDetailSerializer(JobSerializer):
     limits = serializers.SerializerMethodField()
     timeline = JobStatusEventSerializer(source="events", many=True, read_only=True)
     services = serializers.SerializerMethodField()
-    node = serializers.CharField(source="node.name", read_only=True, default=None)
+    node = serializers.SerializerMethodField()
 
     class Meta(JobSerializer.Meta):
         fields = JobSerializer.Meta.fields + [
@@ -85,6 +86,10 @@ class JobDetailSerializer(JobSerializer):
             "timeline",
             "services",
         ]
+
+    def get_node(self, job) -> str | None:
+        """The node the job ran on, also after scale-down removed it."""
+        return job.node_name or None
 
     def get_environment_variables(self, job) -> dict:
         return job.spec.get("environment_variables", {})
@@ -139,6 +144,7 @@ class JobListQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE, default=50)
     offset = serializers.IntegerField(required=False, min_value=0, default=0)
     cursor = serializers.CharField(required=False, help_text="The `next_link`'s cursor, to read the next page")
+    include_archived = serializers.BooleanField(required=False, default=False, help_text="Also archived jobs")
 
     def validate_status(self, value: str) -> list[str]:
         statuses = [s.strip() for s in value.split(",") if s.strip()]

@@ -63,10 +63,12 @@ def _transition(job_id: int, *, to: str, allowed_from, message: str = "", **fiel
 
 
 def job_claim(*, job_id: int, node) -> bool:
-    """A node takes a Queued job; a duplicate delivery finds it taken and does nothing."""
+    """A node takes a Queued job; a duplicate delivery finds it taken and does nothing. The job is
+    the one owner of the assignment: the node's job is the active job that names it, and the node's
+    name stays on the job after the node is gone."""
     return bool(
         Job.objects.filter(pk=job_id, status=JobStatus.QUEUED, node__isnull=True).update(
-            node=node, attempt=F("attempt") + 1, heartbeat_at=timezone.now()
+            node=node, node_name=node.name if node else "", attempt=F("attempt") + 1, heartbeat_at=timezone.now()
         )
     )
 
@@ -142,6 +144,19 @@ def job_cancel(*, job: Job) -> Job:
     return job
 
 
+def job_archive(*, job: Job) -> Job:
+    """Hidden from the Jobs list (unless archived jobs are asked for); everything else stays, as Azure ML."""
+    Job.objects.filter(pk=job.pk).update(is_archived=True)
+    job.is_archived = True
+    return job
+
+
+def job_restore(*, job: Job) -> Job:
+    Job.objects.filter(pk=job.pk).update(is_archived=False)
+    job.is_archived = False
+    return job
+
+
 def reap_lost_jobs(*, timeout_seconds: int | None = None) -> list[str]:
     """End jobs whose node stopped heartbeating; kill their process group if it is on this host."""
     import os
@@ -190,9 +205,8 @@ def job_node_process_lost(*, job_id: int, node_name: str, reason: str) -> bool:
     job = Job.objects.filter(pk=job_id, node__name=node_name).values("status", "pgid", "hostname", "node_id").first()
     if job is None:
         return False
-    ComputeNode.objects.filter(pk=job["node_id"], job_id=job_id).update(
-        state=NodeState.IDLE, job=None, idle_since=timezone.now()
-    )
+    if not Job.objects.filter(node_id=job["node_id"], status__in=ACTIVE).exclude(pk=job_id).exists():
+        ComputeNode.objects.filter(pk=job["node_id"]).update(state=NodeState.IDLE, idle_since=timezone.now())
     if job["status"] in TERMINAL:  # the reaper was first
         return False
     if job["pgid"] and job["hostname"] == socket.gethostname():

@@ -1,4 +1,5 @@
-"""A job's log and status as Server-Sent Events, for the browser and for API clients.
+"""A job's log and status as Server-Sent Events, for the browser and for API clients; and the pushed
+changes the job's page and the Jobs list refresh on.
 
     GET /workspaces/<ws>/jobs/<name>/stream             (session; the job page's EventSource)
     GET /api/v1/workspaces/<ws>/jobs/<name>/stream      (Bearer token; the CLI's `job stream`)
@@ -12,7 +13,12 @@
 - `event: end`: the same JSON once the job has ended and the whole log was sent; then the stream closes.
 - `: keep-alive` comments every 15 s of silence.
 
-Resume from the `Last-Event-ID` header (EventSource sends it when it reconnects) or `?from=<offset>`:
+The job's page listens to `GET /workspaces/<ws>/jobs/<name>/events` (`event: status` with the job's
+status, its id the latest status event's, then `end` once the job has ended) and the Jobs list to
+`GET /workspaces/<ws>/jobs/events` (`event: change` whenever a job of the workspace is created or
+changes status); both resume from `Last-Event-ID` or `?from=` (core.streams.ChangeEventStream).
+
+Resume the log stream from the `Last-Event-ID` header (EventSource sends it when it reconnects) or `?from=<offset>`:
 nothing is lost or sent twice. Reads come from the database (jobs.joblog.read_log) polled every
 0.1 s by an async view, so a waiting stream holds no worker thread.
 """
@@ -29,16 +35,17 @@ from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse, St
 
 from accounts.authentication import authenticate, origin_allowed
 from core.access import SAFE_METHODS
-from core.streams import AccessRecheck, async_guard, format_event, resume_offset
+from core.streams import AccessRecheck, Change, async_guard, change_event_stream, format_event, resume_offset
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
 from workspaces.selectors import still_allowed, workspace_access
 
 from . import selectors
 from .joblog import read_log
-from .models import TERMINAL, Job, JobLogChunk
+from .models import TERMINAL, Job, JobLogChunk, JobStatusEvent
 
 POLL_INTERVAL = 0.1
+LIST_POLL_INTERVAL = 0.2
 KEEPALIVE_INTERVAL = 15.0
 READ_LIMIT = 1024 * 1024  # bytes of log per event at most
 
@@ -169,6 +176,35 @@ async def job_stream(request, access, name):
     """The job page's live log (session auth)."""
     allowed = still_allowed(user=request.user, workspace=access.workspace.name, perm=Perm.JOBS_READ)
     return job_event_stream(request, await _job_id_or_404(access.workspace, name), allowed=allowed)
+
+
+def job_status_change(job_id: int) -> Change:
+    """The job's status, versioned by its latest status event. The version is read first: a transition
+    committed in between shows as a newer status now and a newer version at the next poll."""
+    version = JobStatusEvent.objects.filter(job_id=job_id).order_by("-pk").values_list("pk", flat=True).first()
+    state = job_state(job_id)
+    return Change(version or 0, {"status": state.status, "reason": state.reason}, finished=state.finished)
+
+
+@async_guard(workspace_view(read=Perm.JOBS_READ))
+async def job_status_stream(request, access, name):
+    """The job's page: its status as it changes (the page then fetches its head and timeline)."""
+    allowed = still_allowed(user=request.user, workspace=access.workspace.name, perm=Perm.JOBS_READ)
+    job_id = await _job_id_or_404(access.workspace, name)
+    return change_event_stream(request, poll=lambda: job_status_change(job_id), event="status", allowed=allowed)
+
+
+@async_guard(workspace_view(read=Perm.JOBS_READ))
+async def job_list_stream(request, access):
+    """An open Jobs list: a `change` event whenever a job is submitted or changes status."""
+    allowed = still_allowed(user=request.user, workspace=access.workspace.name, perm=Perm.JOBS_READ)
+    workspace_id = access.workspace.pk
+    return change_event_stream(
+        request,
+        poll=lambda: Change(selectors.jobs_version(workspace_id=workspace_id)),
+        poll_interval=LIST_POLL_INTERVAL,
+        allowed=allowed,
+    )
 
 
 # -- the API route: token auth, errors as JSON like the rest of /api/v1 -----------------------------

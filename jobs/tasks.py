@@ -23,12 +23,12 @@ def run_job(self, job_id: int) -> None:
         return
     job = Job.objects.select_related("workspace", "experiment", "environment__build", "compute").get(pk=job_id)
     if node:
-        ComputeNode.objects.filter(pk=node.pk).update(state=NodeState.BUSY, job=job, idle_since=None)
+        ComputeNode.objects.filter(pk=node.pk).update(state=NodeState.BUSY, idle_since=None)
     try:
         JobRunner(job, node_name=node_name).run()
     finally:
         if node:
-            ComputeNode.objects.filter(pk=node.pk).update(state=NodeState.IDLE, job=None, idle_since=timezone.now())
+            ComputeNode.objects.filter(pk=node.pk).update(state=NodeState.IDLE, idle_since=timezone.now())
 
 
 @task_failure.connect

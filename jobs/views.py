@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -36,7 +36,7 @@ from workspaces.roles import Perm
 from workspaces.selectors import datastores_for_workspace
 from workspaces.storage import is_folder
 
-from . import metric_charts, selectors, services
+from . import metric_charts, metric_columns, selectors, services
 from .forms import (
     DATA_TYPES,
     INPUT_MODES,
@@ -51,7 +51,7 @@ from .forms import (
     environment_choices,
 )
 from .joblog import read_log
-from .models import ACTIVE, JobStatus
+from .models import ACTIVE, JobStatus, JobStatusEvent
 from .selectors import STD_LOG
 
 PAGE_SIZE = 50
@@ -103,12 +103,16 @@ def job_list(request, access):
         page = Paginator(selectors.experiments_for_workspace(workspace=access.workspace), PAGE_SIZE)
         context = {"access": access, "tab": "experiments", "page": page.get_page(request.GET.get("page"))}
         return render(request, "jobs/list.html", context)
+    live_version = selectors.jobs_version(workspace_id=access.workspace.pk)  # before the rows: none missed
     filters = JobFilterForm(request.GET, statuses=JobStatus.values)
     sort = request.GET.get("sort") if request.GET.get("sort") in selectors.SORTS else "-created"
     jobs = selectors.jobs_for_workspace(workspace=access.workspace, sort=sort, **filters.selector_arguments())
     page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
     for job in page:
         job.elapsed = _elapsed(job)
+    columns = metric_columns.chosen(request.GET.getlist("metric"))
+    metric_columns.attach(page, columns)
+    partial = request.htmx and request.htmx.target == "jobs-table"
     context = {
         "access": access,
         "tab": "jobs",
@@ -118,8 +122,11 @@ def job_list(request, access):
         "statuses": JobStatus.values,
         "computes": clusters_for_workspace(workspace=access.workspace).values_list("name", flat=True),
         "any_active": any(job.status in ACTIVE for job in page),
+        "live_version": live_version,
+        "metric_columns": columns,
+        "metric_names": [] if partial else metric_columns.available(workspace=access.workspace),
     }
-    template = "jobs/list.html#jobs-table" if request.htmx and request.htmx.target == "jobs-table" else "jobs/list.html"
+    template = "jobs/list.html#jobs-table" if partial else "jobs/list.html"
     return render(request, template, context)
 
 
@@ -250,20 +257,17 @@ def job_create(request, access):
 
 
 def _timeline(job) -> list[dict]:
-    """Each status with its time and how long the job stayed in it."""
+    """Each status with its time and how long the job stayed in it. The last is the current one: the
+    state the job is in, or the state it ended in (taken from the job if no event recorded it)."""
     events = list(selectors.job_events(job=job))
+    if job.status not in ACTIVE and (not events or events[-1].status != job.status):
+        at = job.ended_at or (events[-1].at if events else job.created_at)
+        events.append(JobStatusEvent(job=job, status=job.status, at=at))
     steps = []
     for i, event in enumerate(events):
-        following = events[i + 1].at if i + 1 < len(events) else None
-        if following is None and job.status in ACTIVE:
-            following = timezone.now()
-        steps.append(
-            {
-                "event": event,
-                "took": duration_text(following - event.at) if following else "",
-                "last": following is None,
-            }
-        )
+        last = i + 1 == len(events)
+        following = events[i + 1].at if not last else (timezone.now() if job.status in ACTIVE else None)
+        steps.append({"event": event, "took": duration_text(following - event.at) if following else "", "last": last})
     return steps
 
 
@@ -373,6 +377,7 @@ def job_detail(request, access, name):
         "active": job.status in ACTIVE,
         "elapsed": _elapsed(job),
         "can_cancel": job.status in ACTIVE and access.allows(Perm.JOBS_WRITE),
+        "cancel_requested": job.status == JobStatus.CANCEL_REQUESTED,
     }
     target = request.htmx.target if request.htmx else None
     if tab == "overview":
@@ -402,6 +407,43 @@ def job_cancel(request, access, name):
     else:
         messages.success(request, f"Cancel requested for {job.name}.")
     return redirect("job_detail", access.workspace.name, job.name)
+
+
+@workspace_view(read=Perm.JOBS_WRITE, write=Perm.JOBS_WRITE)
+@require_POST
+def job_archive(request, access, name, restore=False):
+    job = _job_or_404(access, name)
+    if restore:
+        services.job_restore(job=job)
+        messages.success(request, f"Restored {job.name} to the Jobs list.")
+    else:
+        services.job_archive(job=job)
+        messages.success(
+            request, f"Archived {job.name}: it is hidden from the Jobs list unless archived jobs are included."
+        )
+    return redirect("job_detail", access.workspace.name, job.name)
+
+
+@workspace_view(read=Perm.JOBS_WRITE, write=Perm.JOBS_WRITE)
+@require_POST
+def job_archive_selected(request, access):
+    """The Jobs list's Archive: the checked jobs (`job`, repeated); the list is then shown again."""
+    names = request.POST.getlist("job")
+    archived = [
+        services.job_archive(job=job).name for job in selectors.jobs_named(workspace=access.workspace, names=names)
+    ]
+    if archived:
+        messages.success(
+            request, f"Archived {len(archived)} job{'s' if len(archived) != 1 else ''}: {', '.join(archived)}."
+        )
+    else:
+        messages.error(request, "Select the jobs to archive.")
+    back = reverse("job_list", args=[access.workspace.name])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = back
+        return response
+    return redirect(back)
 
 
 @workspace_view(read=Perm.JOBS_READ, write=Perm.DATA_WRITE)

@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 from core import sandbox
 from core.errors import AlreadyExists
 
-from . import credentials
+from . import credentials, hooks
 from .datastore_endpoints import EndpointRefused, azure_account_name, check_datastore_endpoints
 from .models import Datastore, DatastoreKind, Membership, StorageAccount, Workspace, datastore_name_validator
 from .paths import clean_path, join
@@ -85,9 +85,7 @@ def workspace_create(*, user, name: str, display_name: str = "", description: st
                     created_by=user,
                 )
             Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
-            from compute.services import DEFAULT_CLUSTER, cluster_create
-
-            cluster_create(workspace=workspace, user=user, name=DEFAULT_CLUSTER)
+            hooks.workspace_created(workspace=workspace, user=user)
             for datastore in workspace.datastores.all():
                 storage = datastore_storage(datastore)
                 if isinstance(storage, FileSystemStorage):

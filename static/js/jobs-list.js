@@ -1,4 +1,4 @@
-/* The jobs list: the Compare button is enabled while 2 to 10 jobs are checked. The check boxes
+/* The jobs list: the Compare button is enabled while 2 to 10 jobs are checked, Archive while any is. The check boxes
    keep their state when the table refreshes (hx-preserve). */
 (function () {
   "use strict";
@@ -11,6 +11,8 @@
     if (!form) return;
     const picked = document.querySelectorAll('input[type=checkbox][form="compare-form"]:checked').length;
     form.querySelector("button").disabled = picked < MIN || picked > MAX;
+    const archive = form.querySelector("[data-archive]");
+    if (archive) archive.disabled = picked === 0;
     const note = form.querySelector("[data-compare-count]");
     if (picked === 0) note.textContent = "Select 2 to 10 jobs to compare them.";
     else if (picked > MAX) note.textContent = picked + " selected: at most " + MAX + " can be compared.";

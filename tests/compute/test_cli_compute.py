@@ -38,9 +38,17 @@ def ok(result) -> str:
     return result.stdout
 
 
-def node_processes(name: str) -> list[str]:
-    pattern = f"celery .* {name}-[0-9a-f]+@"
-    return subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.splitlines()
+def alive(pids: list[int]) -> list[int]:
+    """The node processes (by the pids the studio reports) still running on this host."""
+    running = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        if Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z":  # not a zombie awaiting its parent
+            running.append(pid)
+    return running
 
 
 def test_create_from_yaml_show_nodes_update_and_delete(cli, tmp_path):
@@ -60,7 +68,8 @@ def test_create_from_yaml_show_nodes_update_and_delete(cli, tmp_path):
             break
         time.sleep(0.5)
     assert [n["node_state"] for n in nodes] == ["idle"]
-    assert node_processes(name), "the node manager started no worker for the cluster"
+    pids = [n["pid"] for n in nodes]
+    assert alive(pids), "the node manager started no worker for the cluster"
     table = ok(cli("compute", "show", "-n", name, "-o", "table")).splitlines()
     assert table[0].split() == ["Name", "Type", "Size", "MinInstances", "MaxInstances", "Nodes", "Busy"]
     assert table[2].split() == [name, "amlcompute", "STANDARD_NC6s_v3", "1", "2", "1", "0"]
@@ -74,9 +83,9 @@ def test_create_from_yaml_show_nodes_update_and_delete(cli, tmp_path):
     assert ok(cli("compute", "delete", "-n", name, "--yes")) == ""
     assert cli("compute", "show", "-n", name).returncode == 1
     deadline = time.monotonic() + 30
-    while node_processes(name) and time.monotonic() < deadline:
+    while alive(pids) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not node_processes(name), "the node of the deleted cluster is still running"
+    assert not alive(pids), "the node of the deleted cluster is still running"
 
 
 def test_bad_yaml_exits_1_naming_field_and_line(cli, tmp_path):

@@ -102,9 +102,9 @@ def test_a_second_cluster_with_the_same_name_is_a_conflict(owner, workspace, api
 def test_show_lists_nodes_with_their_state_and_job(owner, workspace, api_client):
     cluster = workspace.compute_clusters.get(name="cpu-cluster")
     job = make_job(workspace, name="busy-job", status="Running")
-    ComputeNode.objects.create(
-        cluster=cluster, name="cpu-cluster-a@host", hostname="host", state=NodeState.BUSY, job=job
-    )
+    busy = ComputeNode.objects.create(cluster=cluster, name="cpu-cluster-a@host", hostname="host", state=NodeState.BUSY)
+    job.node = busy
+    job.save(update_fields=["node"])
     ComputeNode.objects.create(cluster=cluster, name="cpu-cluster-b@host", hostname="host", state=NodeState.IDLE)
     body = api_client(owner).get(f"{BASE}/cpu-cluster").json()
     assert [(n["node_id"], n["node_state"], n["run_id"]) for n in body["nodes"]] == [

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from compute.models import ComputeCluster, ComputeNode, NodeState
-from jobs.models import JobStatus
+from jobs.models import Job, JobStatus
 from tests.jobs.support import make_job
 
 pytestmark = pytest.mark.django_db
@@ -26,9 +26,10 @@ def error_of(html: str, field: str) -> list[str]:
 def busy_cluster(workspace):
     cluster = workspace.compute_clusters.get(name="cpu-cluster")
     job = make_job(workspace, name="busy-job", display_name="Training run", status=JobStatus.RUNNING, compute=cluster)
-    ComputeNode.objects.create(
-        cluster=cluster, name="cpu-cluster-a@host1", hostname="host1", state=NodeState.BUSY, job=job
+    node = ComputeNode.objects.create(
+        cluster=cluster, name="cpu-cluster-a@host1", hostname="host1", state=NodeState.BUSY
     )
+    Job.objects.filter(pk=job.pk).update(node=node, node_name=node.name)
     ComputeNode.objects.create(cluster=cluster, name="cpu-cluster-b@host1", hostname="host1", state=NodeState.IDLE)
     ComputeNode.objects.create(
         cluster=cluster, name="cpu-cluster-c@host2", hostname="host2", state=NodeState.STARTING, managed=False
@@ -49,7 +50,8 @@ def test_list_shows_each_cluster_with_its_settings_nodes_and_the_job_each_runs(o
 def test_the_list_polls_every_two_seconds_and_htmx_gets_the_fragment(owner, busy_cluster, browser_client):
     client = browser_client(owner)
     assert 'hx-trigger="every 2s"' in client.get(LIST).content.decode()
-    ComputeNode.objects.filter(state=NodeState.BUSY).update(state=NodeState.IDLE, job=None)
+    ComputeNode.objects.filter(state=NodeState.BUSY).update(state=NodeState.IDLE)
+    Job.objects.filter(name="busy-job").update(status=JobStatus.COMPLETED)
     fragment = client.get(LIST, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="clusters").content.decode()
     assert fragment.lstrip().startswith('<section class="card flush" id="clusters"')
     assert "<b>2</b> idle" in fragment and "<b>0</b> busy" in fragment

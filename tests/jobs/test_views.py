@@ -100,10 +100,11 @@ def test_htmx_request_for_the_table_gets_only_the_table(owner, several_jobs, bro
     assert response["Vary"] and "HX-Request" in response["Vary"]
 
 
-def test_the_table_polls_only_while_a_listed_job_is_active(owner, several_jobs, browser_client):
+def test_the_table_refreshes_its_durations_only_while_a_listed_job_is_active(owner, several_jobs, browser_client):
+    """Status changes and new jobs are pushed (data-live-stream); a slow refresh keeps durations current."""
     client = browser_client(owner)
-    assert 'hx-trigger="every 5s"' in client.get(LIST).content.decode()
-    assert 'hx-trigger="every 5s"' not in client.get(f"{LIST}?status=Completed").content.decode()
+    assert 'hx-trigger="every 30s"' in client.get(LIST).content.decode()
+    assert 'hx-trigger="every 30s"' not in client.get(f"{LIST}?status=Completed").content.decode()
 
 
 def bulk_jobs(workspace, count: int) -> None:
@@ -131,9 +132,10 @@ def test_list_pages_fifty_jobs_with_the_same_few_queries_for_ten_thousand_jobs(
     bulk_jobs(workspace, 10_000)
     client = browser_client(owner)
     client.get(LIST)  # the session's first use
-    # session, user, access (2), count, page, the shell's workspace menu (3), computes, session save (3)
+    # session, user, access (2), the live version, count, page, the metric names, the shell's workspace
+    # menu (3), computes, session save (3)
     for query in ("", "?page=137", "?sort=-status&tag=i=3&page=3", "?search=bulk-099"):
-        with django_assert_max_num_queries(13):
+        with django_assert_max_num_queries(15):
             response = client.get(LIST + query)
         assert response.status_code == 200
         assert 1 <= len(listed(response)) <= 50
@@ -352,15 +354,17 @@ def test_overview_shows_properties_timeline_inputs_outputs_and_sanitized_markdow
     assert 'data-testid="cancel-job"' not in html
 
 
-def test_an_active_job_polls_its_head_and_the_poll_brings_the_overview_along(owner, workspace, browser_client):
+def test_an_active_job_listens_to_its_status_and_the_refresh_brings_the_overview_along(
+    owner, workspace, browser_client
+):
     make_job(workspace, name="busy", status=JobStatus.RUNNING)
     client = browser_client(owner)
     html = client.get(page_url("busy")).content.decode()
-    assert 'hx-trigger="every 2s"' in html and 'data-testid="cancel-job"' in html
+    assert 'data-live-stream="/workspaces/team-ws/jobs/busy/events"' in html and 'data-testid="cancel-job"' in html
     Job.objects.filter(name="busy").update(status=JobStatus.COMPLETED, status_reason="")
     poll = client.get(page_url("busy"), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="job-live").content.decode()
     assert poll.lstrip().startswith('<div id="job-live"')
-    assert 'hx-trigger="every 2s"' not in poll  # ended: the polling stops
+    assert "data-live-stream" not in poll and "hx-trigger" not in poll  # ended: nothing more to hear
     assert '<div id="overview" class="job-grid" hx-swap-oob="true">' in poll
     assert 'data-testid="cancel-job"' not in poll
 

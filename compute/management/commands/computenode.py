@@ -4,7 +4,7 @@ import socket
 from django.core.management.base import BaseCommand, CommandError
 
 from compute.models import ComputeCluster, ComputeNode, NodeState
-from compute.nodes import node_command
+from compute.nodes import node_command, node_environment
 
 
 class Command(BaseCommand):
@@ -27,5 +27,4 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Joining {workspace}/{cluster} as node {name} (queue {target.queue}).")
         command = node_command(target, name)
-        os.environ["STUDIO_NODE_NAME"] = name
-        os.execv(command[0], command)  # noqa: S606 - becomes the node's Celery worker
+        os.execve(command[0], command, node_environment(name))  # noqa: S606 - becomes the node's Celery worker
