@@ -7,6 +7,8 @@ from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
+from assets.models import DataAsset
+from assets.versioning_views import ArchiveApi
 from core.json_bodies import JSONParser
 from workspaces.access import WorkspaceAPIView
 from workspaces.downloads import file_response, folder_zip_response
@@ -143,16 +145,9 @@ class DataVersionApi(_DataApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class DataArchiveApi(_DataApi):
-    @extend_schema(request=None, responses=DataAssetSerializer)
-    def post(self, request, workspace, name, version):
-        return Response(DataAssetSerializer(services.data_asset_archive(asset=self.get_asset(name, version))).data)
-
-
-class DataRestoreApi(_DataApi):
-    @extend_schema(request=None, responses=DataAssetSerializer)
-    def post(self, request, workspace, name, version):
-        return Response(DataAssetSerializer(services.data_asset_restore(asset=self.get_asset(name, version))).data)
+class DataArchiveApi(ArchiveApi, _DataApi):
+    model = DataAsset
+    serializer_class = DataAssetSerializer
 
 
 class DataFilesApi(_DataApi):

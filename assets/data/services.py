@@ -1,5 +1,5 @@
 """Every write to data assets: create (from uploads, a datastore path, a URI or YAML), edit,
-archive, restore, delete."""
+delete (archive and restore: assets/versioning.py)."""
 
 import contextlib
 import os
@@ -338,18 +338,6 @@ def data_asset_update(*, asset: DataAsset, description: str | None = None, tags:
     if tags is not None:
         asset.tags = {str(k).strip(): str(v) for k, v in tags.items()}
     asset.save(update_fields=["description", "tags"])
-    return asset
-
-
-def data_asset_archive(*, asset: DataAsset) -> DataAsset:
-    DataAsset.objects.filter(pk=asset.pk).update(is_archived=True)
-    asset.is_archived = True
-    return asset
-
-
-def data_asset_restore(*, asset: DataAsset) -> DataAsset:
-    DataAsset.objects.filter(pk=asset.pk).update(is_archived=False)
-    asset.is_archived = False
     return asset
 
 

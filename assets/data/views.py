@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from assets.versioning_views import archive_view
 from workspaces.access import workspace_view
 from workspaces.downloads import file_response, folder_zip_response
 from workspaces.paths import clean_path, join
@@ -40,6 +41,9 @@ def _tab_url(asset, tab: str = "overview") -> str:
     return reverse(
         "data_detail" if tab == "overview" else f"data_{tab}", args=[asset.workspace.name, asset.name, asset.version]
     )
+
+
+data_archive = archive_view(get_asset=_asset_or_404, detail_url=lambda access, asset: _tab_url(asset))
 
 
 @workspace_view(**READ)
@@ -163,22 +167,6 @@ def data_edit(request, access, name, version):
         messages.success(request, "Saved the description and tags.")
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
-    return redirect(_tab_url(asset))
-
-
-@workspace_view(**READ)
-@require_POST
-def data_archive(request, access, name, version):
-    asset = services.data_asset_archive(asset=_asset_or_404(access, name, version))
-    messages.success(request, f"Archived {asset.name}:{asset.version}; it is hidden from lists and from @latest.")
-    return redirect(_tab_url(asset))
-
-
-@workspace_view(**READ)
-@require_POST
-def data_restore(request, access, name, version):
-    asset = services.data_asset_restore(asset=_asset_or_404(access, name, version))
-    messages.success(request, f"Restored {asset.name}:{asset.version}.")
     return redirect(_tab_url(asset))
 
 

@@ -1,9 +1,9 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from .packages import STUDIO_PYTHON
 from .services import DEFAULT_IMAGE
-from .specs import STUDIO_PYTHON
-from .yaml_spec import MAX_YAML_BYTES
+from .spec import MAX_YAML_BYTES
 
 SOURCES = [
     ("conda", "Conda file"),

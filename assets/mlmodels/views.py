@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from assets.versioning_views import archive_view
 from core.api_errors import error_json
 from core.forms import add_errors
 from workspaces.access import workspace_view
@@ -28,6 +29,12 @@ def _model_or_404(access, name, version):
     if model is None:
         raise Http404("No such model version.")
     return model
+
+
+model_archive = archive_view(
+    get_asset=_model_or_404,
+    detail_url=lambda access, model: reverse("model_detail", args=[access.workspace.name, model.name, model.version]),
+)
 
 
 def form_errors(form) -> ValidationError:
@@ -201,19 +208,4 @@ def model_edit(request, access, name, version):
         messages.error(request, "; ".join(exc.messages))
     else:
         messages.success(request, "Saved the description and tags.")
-    return redirect("model_detail", workspace=access.workspace.name, name=name, version=version)
-
-
-@workspace_view(read=Perm.DATA_WRITE, write=Perm.DATA_WRITE)
-@require_POST
-def model_archive(request, access, name, version, restore=False):
-    model = _model_or_404(access, name, version)
-    if restore:
-        services.model_restore(model=model)
-        messages.success(request, f"Restored {model.name}:{model.version}.")
-    else:
-        services.model_archive(model=model)
-        messages.success(
-            request, f"Archived {model.name}:{model.version}. It no longer appears in lists or as @latest."
-        )
     return redirect("model_detail", workspace=access.workspace.name, name=name, version=version)

@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from assets.data import services
 from assets.data.services import DataAssetSpec
 from assets.models import DataAsset
+from assets.versioning import asset_set_archived
 
 from .data_support import CSV, _fast_password_hashing, put_file  # noqa: F401
 
@@ -55,7 +56,7 @@ def test_list_queries_do_not_grow_with_the_number_of_assets(browser, workspace, 
 
 
 def test_archived_assets_are_hidden_until_the_toggle_and_the_toggle_is_a_fragment(browser, iris):
-    services.data_asset_archive(asset=iris)
+    asset_set_archived(asset=iris, archived=True)
     assert "iris" not in browser.get(BASE).content.decode().split('id="data-assets"')[1]
     fragment = browser.get(BASE + "?archived=1", HTTP_HX_REQUEST="true").content.decode()
     assert fragment.lstrip().startswith('<section class="card data-assets"')

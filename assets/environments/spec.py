@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 
 from assets.yaml_errors import compose, field_error, loader_error
 
-from .specs import load_conda_yaml
+from .packages import load_conda_yaml
 
 SCHEMA_URL = "https://azuremlschemas.azureedge.net/latest/environment.schema.json"
 MAX_YAML_BYTES = 256 * 1024
