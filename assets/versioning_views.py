@@ -22,6 +22,12 @@ from .models import VersionedAsset
 from .versioning import asset_set_archived, asset_set_archived_all
 
 
+def list_filters(request) -> tuple[str, bool]:
+    """An asset list's `?search=` (`?q=` as before) and `?archived=1`."""
+    search = (request.GET.get("search") or request.GET.get("q") or "").strip()[:200]
+    return search, request.GET.get("archived") == "1"
+
+
 def archive_view(*, get_asset, detail_url):
     """The page view behind both routes: `get_asset(access, name, version)` (404 if none), then
     redirect to `detail_url(access, asset)`."""

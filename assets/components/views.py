@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from assets.mlmodels.files import AssetFiles
-from assets.versioning_views import archive_view
+from assets.versioning_views import archive_view, list_filters
 from core.api_errors import error_json
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
@@ -47,8 +47,7 @@ def _code(component) -> AssetFiles:
 
 @workspace_view(read=Perm.DATA_READ)
 def component_list(request, access):
-    include_archived = request.GET.get("archived") == "1"
-    search = request.GET.get("q", "").strip()[:200]
+    search, include_archived = list_filters(request)
     components = selectors.component_list(workspace=access.workspace, search=search, include_archived=include_archived)
     context = {"access": access, "components": components, "search": search, "include_archived": include_archived}
     template = "assets/components/list.html#table" if request.htmx else "assets/components/list.html"

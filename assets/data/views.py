@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from assets.versioning_views import archive_view
+from assets.versioning_views import archive_view, list_filters
 from workspaces.access import workspace_view
 from workspaces.downloads import file_response, folder_zip_response
 from workspaces.paths import clean_path, join
@@ -49,10 +49,13 @@ data_archive = archive_view(get_asset=_asset_or_404, detail_url=lambda access, a
 @workspace_view(**READ)
 @vary_on_headers("HX-Request")
 def data_list(request, access):
-    include_archived = request.GET.get("archived") == "1"
-    rows = selectors.data_asset_names(workspace=access.workspace, include_archived=include_archived)
-    template = "assets/data/list.html#table" if request.htmx else "assets/data/list.html"
-    return render(request, template, {"access": access, "rows": rows, "include_archived": include_archived})
+    search, include_archived = list_filters(request)
+    rows = selectors.data_asset_names(workspace=access.workspace, include_archived=include_archived, search=search)
+    template = "assets/data/list.html"
+    if request.htmx:
+        template += "#rows" if request.htmx.target == "data-rows" else "#table"
+    context = {"access": access, "rows": rows, "search": search, "include_archived": include_archived}
+    return render(request, template, context)
 
 
 def _create_form(source, access, data=None, files=None):

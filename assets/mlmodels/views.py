@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from assets.versioning_views import archive_view
+from assets.versioning_views import archive_view, list_filters
 from core.api_errors import error_json
 from core.forms import add_errors
 from workspaces.access import workspace_view
@@ -43,8 +43,7 @@ def form_errors(form) -> ValidationError:
 
 @workspace_view(read=Perm.DATA_READ)
 def model_list(request, access):
-    include_archived = request.GET.get("archived") == "1"
-    search = request.GET.get("q", "").strip()[:200]
+    search, include_archived = list_filters(request)
     models = selectors.model_list(workspace=access.workspace, search=search, include_archived=include_archived)
     context = {"access": access, "models": models, "search": search, "include_archived": include_archived}
     template = "assets/models/list.html#table" if request.htmx else "assets/models/list.html"

@@ -45,6 +45,23 @@ def test_list_shows_one_row_per_name_with_its_latest_version(browser, iris, work
     assert "(2 versions)" in page and 'data-testid="create-data"' in page
 
 
+def test_list_search_keeps_the_query_in_the_url_and_htmx_gets_only_the_rows(browser, iris, workspace, owner):
+    services.data_asset_create(
+        workspace=workspace,
+        user=owner,
+        spec=DataAssetSpec(name="titanic", type="uri_file", path="raw/iris.csv", tags={"team": "kaggle"}),
+    )
+    page = browser.get(BASE, {"search": "kaggle"}).content.decode()
+    assert "titanic" in page and "/data/iris/1/" not in page
+    assert 'name="search" value="kaggle"' in page and 'hx-push-url="true"' in page
+    assert "search=kaggle&amp;archived=1" in page  # the archived toggle keeps the search
+    rows = browser.get(BASE, {"search": "uci"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="data-rows").content.decode()
+    assert rows.lstrip().startswith('<div id="data-rows">')
+    assert "/data/iris/1/" in rows and "titanic" not in rows and "<html" not in rows
+    none = browser.get(BASE, {"search": "nothing"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="data-rows")
+    assert "No data assets match" in none.content.decode()
+
+
 def test_list_queries_do_not_grow_with_the_number_of_assets(browser, workspace, owner, django_assert_max_num_queries):
     put_file(workspace, "a.csv", CSV)
     for i in range(15):
