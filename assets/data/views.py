@@ -122,7 +122,7 @@ def data_latest(request, access, name):
 def _tab_context(asset, tab):
     if tab == "explore":
         try:
-            table = read_table(asset)
+            table = read_table(asset, as_written=True)
             return {"columns": list(map(str, table.frame.columns)), "rows": rows_of(table.frame), "table": table}
         except (TableUnavailable, DatastoreUnavailable, OSError) as exc:
             return {"unavailable": str(exc) or "The data cannot be read."}

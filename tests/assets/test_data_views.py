@@ -1,6 +1,8 @@
 """The Data pages: list with the archived toggle, the create wizard's server-side sources, the
 detail tabs (Overview, Explore, Profile, Files) as full pages and as htmx fragments."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -167,6 +169,7 @@ def test_latest_redirects_to_the_newest_version(browser, iris):
 def test_explore_tab_shows_the_rows_and_as_htmx_only_the_panel(browser, iris):
     page = browser.get(f"{BASE}iris/1/explore/").content.decode()
     assert 'data-testid="explore-table"' in page and "versicolor" in page and "<html" in page
+    assert "<td>7.0</td>" in page and "<td>3.0</td>" in page  # as written in the CSV, not 7 and 3
     fragment = browser.get(
         f"{BASE}iris/1/explore/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="tab-panel"
     ).content.decode()
@@ -179,6 +182,8 @@ def test_profile_tab_shows_statistics_and_says_how_many_rows(browser, iris):
     assert 'data-testid="profile-table"' in page
     assert "over the first 4 rows (at most 10,000)" in page
     assert "Decimal" in page and "String" in page
+    # id, species: none missing; length, width: 1 of 4
+    assert re.findall(r'data-testid="missing-percent">([^<]+)<', page) == ["0.0%", "0.0%", "25.0%", "25.0%"]
 
 
 def test_files_tab_lists_the_files_with_downloads(browser, iris):
