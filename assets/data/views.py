@@ -17,7 +17,7 @@ from workspaces.selectors import datastores_for_workspace
 from workspaces.storage import DatastoreUnavailable, datastore_storage, is_folder
 
 from . import selectors, services
-from .forms import SOURCES, DataEditForm, DatastorePathForm, UriForm, YamlForm, tags_text
+from .forms import SOURCES, DataEditForm, DatastorePathForm, UriForm, YamlForm
 from .tables import PROFILE_ROWS, TableUnavailable, profile, read_table, rows_of
 from .uploads import CHUNK_SIZE
 
@@ -135,7 +135,7 @@ def _tab_context(asset, tab):
     if tab == "files":
         files, truncated = selectors.data_asset_files(asset=asset)
         return {"files": files, "files_truncated": truncated}
-    return {"edit_form": DataEditForm(initial={"description": asset.description, "tags": tags_text(asset.tags)})}
+    return {"edit_form": DataEditForm(initial={"description": asset.description, "tags": asset.tags})}
 
 
 @workspace_view(**READ)

@@ -150,9 +150,7 @@ def model_detail(request, access, name, version, tab="details"):
             inputs=signature_table(model.signature.get("inputs")),
             outputs=signature_table(model.signature.get("outputs")),
             params=signature_table(model.signature.get("params")),
-            edit_form=ModelEditForm(
-                initial={"description": model.description, "tags": "\n".join(f"{k}={v}" for k, v in model.tags.items())}
-            ),
+            edit_form=ModelEditForm(initial={"description": model.description, "tags": model.tags}),
         )
     else:
         path = request.GET.get("path", "")

@@ -103,7 +103,7 @@ def test_wizard_from_a_datastore_path(browser, workspace):
     put_file(workspace, "raw/a.csv", CSV)
     response = browser.post(
         BASE + "create/?source=datastore",
-        {"name": "a", "type": "uri_file", "datastore": "workspaceblobstore", "path": "raw/a.csv", "tags": "k=v, x=y"},
+        {"name": "a", "type": "uri_file", "datastore": "workspaceblobstore", "path": "raw/a.csv", "tags": "k=v\nx: y"},
     )
     assert response.status_code == 302
     assert response["Location"] == f"{BASE}a/1/"
