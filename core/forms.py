@@ -4,6 +4,16 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 
+def errors_text(form) -> str:
+    """A form's errors as one message for the page, each named by its field's label
+    ("Tags: Line 2: write tags as name=value.")."""
+    parts = []
+    for field, errors in form.errors.items():
+        label = form.fields[field].label or field.replace("_", " ").capitalize() if field in form.fields else ""
+        parts += [f"{label}: {error}" if label else error for error in errors]
+    return " ".join(parts)
+
+
 def add_errors(form, exc: ValidationError) -> None:
     """Put a service's ValidationError on the form fields it names."""
     for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from assets.versioning_views import archive_view, list_filters
+from core.forms import errors_text
 from workspaces.access import workspace_view
 from workspaces.downloads import file_response, folder_zip_response
 from workspaces.paths import clean_path, join
@@ -163,7 +164,7 @@ def data_edit(request, access, name, version):
     asset = _asset_or_404(access, name, version)
     form = DataEditForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(f"{field}: {errors[0]}" for field, errors in form.errors.items()))
+        messages.error(request, errors_text(form))
         return redirect(_tab_url(asset))
     try:
         services.data_asset_update(asset=asset, **form.cleaned_data)

@@ -10,7 +10,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from assets.versioning_views import archive_view, list_filters
 from core.api_errors import error_json
-from core.forms import add_errors
+from core.forms import add_errors, errors_text
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
 from workspaces.selectors import datastores_for_workspace
@@ -199,7 +199,7 @@ def model_edit(request, access, name, version):
     form = ModelEditForm(request.POST)
     try:
         if not form.is_valid():
-            raise ValidationError(form.errors.as_text())
+            raise ValidationError(errors_text(form))
         services.model_update(model=model, **form.cleaned_data)
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))

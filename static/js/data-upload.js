@@ -35,7 +35,7 @@
 
   class ApiError extends Error {
     constructor(status, body) {
-      super((body && body.error && body.error.message) || ("The studio answered " + status + "."));
+      super((body && body.error && body.error.message) || "The studio could not take this request. Try again.");
       this.status = status;
       this.body = body || {};
     }

@@ -215,3 +215,11 @@ def test_explore_of_an_unreadable_file_says_why(browser, workspace, owner):
     )
     page = browser.get(f"{BASE}m/1/explore/").content.decode()
     assert "No preview" in page and "CSV, TSV, Parquet and JSON Lines" in page
+
+
+def test_a_bad_edit_names_the_field_by_its_label(browser, iris):
+    page = browser.post(f"{BASE}iris/1/edit", {"description": "x", "tags": "no separator"}, follow=True)
+    text = page.content.decode()
+    assert "Tags: Line 1: write tags as name=value" in text and "tags: " not in text
+    iris.refresh_from_db()
+    assert iris.description.startswith("# Iris")

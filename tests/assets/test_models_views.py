@@ -282,3 +282,8 @@ def test_owner_edits_description_and_tags_on_the_detail_page(owner, workspace, b
     assert response.status_code == 302
     iris.refresh_from_db()
     assert (iris.description, iris.tags) == ("## Better", {"team": "roses", "stage": "prod"})
+
+
+def test_a_bad_edit_names_the_field_by_its_label(owner, workspace, browser_client, iris):
+    page = browser_client(owner).post(f"{PAGES}iris/1/edit", {"tags": "=x"}, follow=True).content.decode()
+    assert "Tags: Line 1: write tags as name=value" in page and "* tags" not in page

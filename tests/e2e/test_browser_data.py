@@ -110,6 +110,15 @@ def test_upload_a_csv_as_a_data_asset_and_explore_and_profile_it(admin_page, scr
     row = page.get_by_test_id("data-table").locator("tbody tr", has_text=name)
     expect(row).to_contain_text("uri_file")
     screenshot(page, "data-list")
+    # Search by a tag's value: the rows are swapped in place and the query stays in the URL.
+    page.evaluate("window.notReloaded = true")
+    page.get_by_test_id("list-search").fill("uci")
+    expect(page).to_have_url(re.compile(r"\?search=uci$"))
+    expect(page.get_by_test_id("data-table").locator("tbody tr", has_text=name)).to_be_visible()
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "data-list-search")
+    page.get_by_test_id("list-search").fill(f"{name}-nothing")
+    expect(page.get_by_test_id("data-empty")).to_contain_text("No data assets match")
 
 
 def test_a_large_file_goes_up_several_chunks_at_once_and_survives_a_dropped_chunk(admin_page, admin_api, tmp_path):
