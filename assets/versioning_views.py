@@ -58,13 +58,28 @@ def archive_paths(view, *, name: str) -> list:
     ]
 
 
-class ArchiveApi(WorkspaceAPIView):
+class AssetApi(WorkspaceAPIView):
+    """The base of a kind's API views: DATA_READ to read, DATA_WRITE to write, and `get_asset`
+    through the kind's selector `find(workspace=, name=, version=)`, named `what` in a 404."""
+
+    read_permission = Perm.DATA_READ
+    write_permission = Perm.DATA_WRITE
+    what = "asset"
+    find = None
+
+    def get_asset(self, name: str, version: str) -> VersionedAsset:
+        asset = type(self).find(workspace=self.access.workspace, name=name, version=version)
+        if asset is None:
+            raise Http404(f"No {self.what} {name}:{version} in {self.access.workspace.name}.")
+        return asset
+
+
+class ArchiveApi(AssetApi):
     """POST archives (as_view(archived=False): restores) one version, or every version of the asset
     when the route names none. A kind's view adds `model` and `serializer_class`, and its base
     `get_asset(name, version)` (404 if none): `class DataArchiveApi(ArchiveApi, _DataApi)`."""
 
     read_permission = None
-    write_permission = Perm.DATA_WRITE
     archived = True
     model: type[VersionedAsset]
     serializer_class: type
@@ -78,7 +93,7 @@ class ArchiveApi(WorkspaceAPIView):
             model=self.model, workspace=self.access.workspace, name=name, archived=self.archived
         )
         if not versions:
-            raise Http404(f"No {self.model.kind} asset named {name!r} in {self.access.workspace.name}.")
+            raise Http404(f"No {self.what} named {name!r} in {self.access.workspace.name}.")
         return Response(self.serializer_class(versions, many=True).data)
 
 

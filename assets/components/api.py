@@ -11,14 +11,15 @@ from rest_framework.response import Response
 from assets.mlmodels.files import AssetFiles
 from assets.mlmodels.serializers import ModelFileSerializer
 from assets.models import Component
-from assets.versioning_views import ArchiveApi
+from assets.versioning_views import ArchiveApi, AssetApi
+from assets.yaml_errors import MAX_YAML_BYTES
 from core.json_bodies import JSONParser
 from workspaces.access import WorkspaceAPIView
 from workspaces.roles import Perm
 
 from . import selectors, services
 from .serializers import ComponentCreateSerializer, ComponentDetailSerializer, ComponentSerializer
-from .spec import MAX_CONDA_BYTES, MAX_YAML_BYTES
+from .spec import MAX_CONDA_BYTES
 
 PATH_PARAM = OpenApiParameter("path", str, description="A path inside the code folder, e.g. `train.py`.")
 CREATE_BODY = {
@@ -101,15 +102,9 @@ class ComponentListApi(WorkspaceAPIView):
         return Response(ComponentDetailSerializer(component).data, status=status.HTTP_201_CREATED)
 
 
-class _ComponentApi(WorkspaceAPIView):
-    read_permission = Perm.DATA_READ
-    write_permission = Perm.DATA_WRITE
-
-    def get_asset(self, name, version):
-        component = selectors.component_get(workspace=self.access.workspace, name=name, version=version)
-        if component is None:
-            raise Http404(f"No component {name}:{version} in {self.access.workspace.name}.")
-        return component
+class _ComponentApi(AssetApi):
+    what = "component"
+    find = staticmethod(selectors.component_get)
 
     def code(self, name, version) -> AssetFiles:
         component = self.get_asset(name, version)

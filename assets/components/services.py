@@ -11,10 +11,10 @@ import uuid
 
 from django.core.exceptions import ValidationError
 
-from assets.mlmodels.spec import with_lines
 from assets.models import Component, Environment
 from assets.references import resolve
 from assets.versioning import DuplicateVersion, create_version
+from assets.yaml_errors import with_lines
 from workspaces.models import Workspace
 from workspaces.paths import clean_path, join
 from workspaces.selectors import default_datastore

@@ -11,6 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from assets.mlmodels.files import AssetFiles
 from assets.versioning_views import archive_view, list_filters
+from assets.yaml_errors import MAX_YAML_BYTES
 from core.api_errors import error_json
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
@@ -19,7 +20,7 @@ from . import selectors, services
 from .api import code_files, uploaded_text
 from .command import command_tokens
 from .interface import environment_of, input_rows, output_rows
-from .spec import MAX_CONDA_BYTES, MAX_YAML_BYTES
+from .spec import MAX_CONDA_BYTES
 
 
 def _component_or_404(access, name, version):

@@ -6,9 +6,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from assets.models import BuildStatus, Environment
-from assets.versioning_views import ArchiveApi
-from workspaces.access import WorkspaceAPIView
-from workspaces.roles import Perm
+from assets.versioning_views import ArchiveApi, AssetApi
 
 from . import envbuild, selectors, services
 from .serializers import (
@@ -28,15 +26,9 @@ def _flag(request, name: str) -> bool:
     return request.query_params.get(name, "").lower() in ("1", "true", "yes")
 
 
-class _EnvironmentApi(WorkspaceAPIView):
-    read_permission = Perm.DATA_READ
-    write_permission = Perm.DATA_WRITE
-
-    def get_asset(self, name, version):
-        environment = selectors.environment_get(workspace=self.access.workspace, name=name, version=version)
-        if environment is None:
-            raise Http404(f"No environment {name}:{version} in {self.access.workspace.name}.")
-        return environment
+class _EnvironmentApi(AssetApi):
+    what = "environment"
+    find = staticmethod(selectors.environment_get)
 
 
 class EnvironmentListApi(_EnvironmentApi):

@@ -1,11 +1,11 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from assets.yaml_errors import MAX_YAML_BYTES
 from core.forms import TagsField
 
 from .packages import STUDIO_PYTHON
 from .services import DEFAULT_IMAGE
-from .spec import MAX_YAML_BYTES
 
 SOURCES = [
     ("conda", "Conda file"),

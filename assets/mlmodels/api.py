@@ -8,7 +8,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from assets.models import Model
-from assets.versioning_views import ArchiveApi
+from assets.versioning_views import ArchiveApi, AssetApi
+from assets.yaml_errors import MAX_YAML_BYTES
 from core.json_bodies import JSONParser
 from workspaces.access import WorkspaceAPIView
 from workspaces.roles import Perm
@@ -21,7 +22,6 @@ from .serializers import (
     ModelSerializer,
     ModelUpdateSerializer,
 )
-from .spec import MAX_YAML_BYTES
 
 PATH_PARAM = OpenApiParameter("path", str, description="A path inside the model's folder, e.g. `MLmodel`.")
 CREATE_BODY = {
@@ -134,15 +134,9 @@ class ModelListApi(WorkspaceAPIView):
         return Response(ModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
-class _ModelApi(WorkspaceAPIView):
-    read_permission = Perm.DATA_READ
-    write_permission = Perm.DATA_WRITE
-
-    def get_asset(self, name, version):
-        model = selectors.model_get(workspace=self.access.workspace, name=name, version=version)
-        if model is None:
-            raise Http404(f"No model {name}:{version} in {self.access.workspace.name}.")
-        return model
+class _ModelApi(AssetApi):
+    what = "model"
+    find = staticmethod(selectors.model_get)
 
 
 class ModelVersionListApi(_ModelApi):

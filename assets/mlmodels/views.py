@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from assets.versioning_views import archive_view, list_filters
+from assets.yaml_errors import MAX_YAML_BYTES
 from core.api_errors import error_json
 from core.forms import add_errors, errors_text
 from workspaces.access import workspace_view
@@ -19,7 +20,6 @@ from . import selectors, services
 from .files import model_files
 from .forms import ModelDatastoreForm, ModelEditForm, ModelUploadForm, ModelYamlForm
 from .mlmodel import flavor_rows, signature_table
-from .spec import MAX_YAML_BYTES
 
 SOURCES = {"local": "From local files", "datastore": "From datastore", "yaml": "From YAML"}
 
