@@ -5,6 +5,7 @@ or `azureml:name@latest` (see assets/references.py).
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -43,6 +44,9 @@ class VersionedAsset(models.Model):
     @property
     def reference(self) -> str:
         return f"azureml:{self.name}:{self.version}"
+
+    def check_changeable(self) -> None:
+        """Raises ValidationError if this version may not be archived, restored or edited."""
 
 
 class DataType(models.TextChoices):
@@ -115,6 +119,10 @@ class Environment(VersionedAsset):
                 name="curated_environment_unique_version",
             ),
         ]
+
+    def check_changeable(self) -> None:
+        if self.is_curated:
+            raise ValidationError({"name": "Curated environments ship with the studio and cannot be changed."})
 
 
 class ModelType(models.TextChoices):

@@ -11,6 +11,7 @@ from django.db.models import Q
 from workspaces.models import Workspace
 
 from .models import Component, DataAsset, Environment, Model, VersionedAsset
+from .versioning import version_or_latest
 
 KINDS: dict[str, type[VersionedAsset]] = {
     "data": DataAsset,
@@ -42,11 +43,6 @@ def parse_reference(ref: str, *, field: str = "reference") -> tuple[str, str | N
     return match["name"], match["version"], (None if match["version"] else "latest")
 
 
-def latest(queryset):
-    """The newest non-archived version (by creation), as Azure ML's @latest."""
-    return queryset.filter(is_archived=False).order_by("-created_at", "-pk").first()
-
-
 def resolve(*, workspace: Workspace, kind: str, ref: str, field: str = "reference") -> VersionedAsset:
     model = KINDS[kind]
     name, version, _label = parse_reference(ref, field=field)
@@ -54,15 +50,8 @@ def resolve(*, workspace: Workspace, kind: str, ref: str, field: str = "referenc
     if model is Environment:
         scope |= Q(workspace__isnull=True, is_curated=True)
     queryset = model.objects.filter(scope, name=name)
-    asset = queryset.filter(version=version).first() if version else latest(queryset)
+    asset = version_or_latest(queryset, version=version)
     if asset is None:
         what = f"{name}:{version}" if version else f"{name}@latest"
         raise ValidationError({field: f"No {kind} asset {what} in workspace {workspace.name}."})
     return asset
-
-
-def next_version(*, model: type[VersionedAsset], workspace: Workspace | None, name: str) -> str:
-    """One more than the highest whole-number version of `name` (1 for a new name)."""
-    versions = model.objects.filter(workspace=workspace, name=name).values_list("version", flat=True)
-    numbers = [int(v) for v in versions if v.isdigit()]
-    return str(max(numbers, default=0) + 1)

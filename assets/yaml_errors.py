@@ -18,6 +18,8 @@ import re
 import yaml
 from django.core.exceptions import ValidationError
 
+from core.errors import AlreadyExists
+
 _JSON_START = re.compile(r"failed:\s*", re.IGNORECASE)
 
 
@@ -40,6 +42,7 @@ def _compose_unbounded(text: str, *, field: str = "yaml"):
 
 
 MAX_YAML_VALUES = 100_000
+MAX_YAML_BYTES = 256 * 1024
 
 
 def compose(text: str, *, field: str = "yaml"):
@@ -81,6 +84,28 @@ def compose(text: str, *, field: str = "yaml"):
     except RecursionError:
         raise ValidationError({field: "The YAML is nested too deeply."})
     return node
+
+
+def compose_spec(text: str, *, field: str = "yaml"):
+    """An asset spec's YAML composed as `compose` does, after refusing one over MAX_YAML_BYTES."""
+    if len((text or "").encode()) > MAX_YAML_BYTES:
+        raise ValidationError({field: f"The YAML is larger than {MAX_YAML_BYTES // 1024} KB."})
+    return compose(text, field=field)
+
+
+def with_lines(exc: ValidationError, node) -> ValidationError:
+    """The same errors, each naming the line of its field in the YAML `node` (when the field is
+    there); a conflict (AlreadyExists, 409) stays as it is."""
+    if node is None or not hasattr(exc, "error_dict") or isinstance(exc, AlreadyExists):
+        return exc
+    errors = {}
+    for key, messages in exc.message_dict.items():
+        path = [p for p in key.split(".") if p]
+        if path and path[0] in {k.value for k, _ in node.value}:
+            line = line_of(node, path)
+            messages = [m if "(line " in m else f"{m.rstrip('.')} (line {line})." for m in messages]
+        errors[key] = messages
+    return ValidationError(errors)
 
 
 def node_at(node, path: list[str]):

@@ -47,7 +47,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from assets.environments import envbuild, services
-    from assets.environments.specs import load_conda_yaml, resolve_conda
+    from assets.environments.packages import load_conda_yaml, resolve_conda
     from assets.environments.tasks import build_environment
     from assets.models import BuildStatus, Environment, EnvironmentBuild
     from workspaces.services import workspace_create

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from .client import api_path
+from . import versioned
 from .commands import Context, add_command, add_group, add_workspace_option
-from .errors import CliError, UsageError
+from .errors import CliError
 from .model import is_local, local_parts, post_with_files
 
 COLUMNS = [
@@ -24,7 +24,7 @@ COLUMNS = [
 
 
 def _components_path(ctx: Context, *rest: str) -> str:
-    return api_path("workspaces", ctx.workspace, "components", *rest)
+    return versioned.asset_path(ctx, "components", *rest)
 
 
 def _read(path: Path, what: str) -> str:
@@ -66,23 +66,8 @@ def list_(ctx: Context):
 
 
 def show(ctx: Context):
-    version = ctx.args.version
-    if not version:
-        if ctx.args.label != "latest":
-            raise UsageError("give --version/-v VERSION or --label latest.")
-        versions = ctx.client.get(_components_path(ctx), params={"name": ctx.args.name})
-        if not versions:
-            raise CliError(f"No component named {ctx.args.name!r} (that is not archived) in {ctx.workspace}.")
-        version = versions[0]["version"]
+    version = versioned.version_of(ctx, "components", "component")
     return ctx.client.get(_components_path(ctx, ctx.args.name, "versions", version))
-
-
-def archive(ctx: Context):
-    return ctx.client.post(_components_path(ctx, ctx.args.name, "versions", ctx.args.version, "archive"))
-
-
-def restore(ctx: Context):
-    return ctx.client.post(_components_path(ctx, ctx.args.name, "versions", ctx.args.version, "restore"))
 
 
 def register(groups) -> None:
@@ -127,8 +112,7 @@ def register(groups) -> None:
         examples=[("Every version of one component", "studio component list --name train_model -o table")],
         columns=COLUMNS,
     )
-    parser.add_argument("--name", "-n", help="Only the versions of this component.")
-    parser.add_argument("--include-archived", action="store_true", help="Also list archived versions.")
+    versioned.add_list_arguments(parser, "component")
     add_workspace_option(parser)
 
     parser = add_command(
@@ -139,23 +123,7 @@ def register(groups) -> None:
         examples=[("The newest version", "studio component show -n train_model --label latest")],
         columns=COLUMNS,
     )
-    parser.add_argument("--name", "-n", required=True, help="Name of the component.")
-    parser.add_argument("--version", "-v", help="Version of the component.")
-    parser.add_argument("--label", "-l", choices=["latest"], help="Instead of --version: latest.")
-    add_workspace_option(parser)
-
-    for name, handler, summary in (
-        ("archive", archive, "Archive a component version: hidden from lists and from @latest."),
-        ("restore", restore, "Restore an archived component version."),
-    ):
-        parser = add_command(
-            commands,
-            name,
-            handler=handler,
-            summary=summary,
-            examples=[(summary.split(":")[0], f"studio component {name} -n train_model -v 1")],
-            columns=COLUMNS,
-        )
-        parser.add_argument("--name", "-n", required=True, help="Name of the component.")
-        parser.add_argument("--version", "-v", required=True, help="Version of the component.")
-        add_workspace_option(parser)
+    versioned.add_name_version(parser, "component")
+    versioned.add_archive_commands(
+        commands, group="component", kind="components", what="component", example="train_model", columns=COLUMNS
+    )

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from . import transfers
-from .client import StudioClient, api_path
+from . import transfers, versioned
+from .client import StudioClient
 from .commands import Context, add_command, add_group, add_workspace_option
 from .errors import ApiError, CliError, UsageError
 
@@ -33,7 +33,7 @@ UPLOAD_CONNECTIONS = 4  # chunks of a file sent at once
 
 
 def _data_path(ctx: Context, *rest: str) -> str:
-    return api_path("workspaces", ctx.workspace, "data", *rest)
+    return versioned.asset_path(ctx, "data", *rest)
 
 
 def _is_local(path: str) -> bool:
@@ -215,16 +215,6 @@ def _upload(ctx: Context, src: Path) -> tuple[list[dict], str]:
     return uploaded, src.resolve().name
 
 
-def _tags(pairs: list[str] | None) -> dict:
-    tags = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not key:
-            raise UsageError(f"--tags: expected name=value, got {pair!r}.")
-        tags[key] = value if sep else ""
-    return tags
-
-
 def create(ctx: Context):
     args = ctx.args
     if args.file:
@@ -249,7 +239,7 @@ def create(ctx: Context):
         "version": args.version,
         "type": args.type,
         "description": args.description or "",
-        "tags": _tags(args.tags),
+        "tags": versioned.name_values(args.tags),
     }
     if _is_local(args.path) and not args.datastore:
         body["uploads"], _ = _upload(ctx, Path(args.path))
@@ -266,25 +256,7 @@ def list_(ctx: Context):
 
 
 def show(ctx: Context):
-    if ctx.args.version:
-        return ctx.client.get(_data_path(ctx, ctx.args.name, "versions", ctx.args.version))
-    if ctx.args.label == "latest":
-        return ctx.client.get(_data_path(ctx, ctx.args.name))
-    raise UsageError("give --version/-v VERSION or --label latest.")
-
-
-def archive(ctx: Context):
-    return ctx.client.post(_data_path(ctx, ctx.args.name, "versions", ctx.args.version, "archive"))
-
-
-def restore(ctx: Context):
-    return ctx.client.post(_data_path(ctx, ctx.args.name, "versions", ctx.args.version, "restore"))
-
-
-def _name_version(parser, *, version_required: bool = True) -> None:
-    parser.add_argument("--name", "-n", required=True, help="Name of the data asset.")
-    parser.add_argument("--version", "-v", required=version_required, help="Version of the data asset.")
-    add_workspace_option(parser)
+    return ctx.client.get(_data_path(ctx, ctx.args.name, "versions", versioned.version_of(ctx, "data", "data asset")))
 
 
 def register(groups) -> None:
@@ -329,14 +301,9 @@ def register(groups) -> None:
         ],
         columns=COLUMNS,
     )
-    parser.add_argument("--file", "-f", help="An Azure ML data YAML (name, version, type, path, ...).")
-    parser.add_argument("--name", "-n", help="Name of the data asset (overrides the YAML's).")
-    parser.add_argument("--version", "-v", help="Version (overrides the YAML's). Default: the next number.")
-    parser.add_argument("--path", "-p", help="A local file or folder, or an azureml:// URI.")
-    parser.add_argument("--type", "-t", choices=TYPES, default="uri_folder", help="Default: %(default)s.")
-    parser.add_argument("--datastore", help="Datastore --path is inside (then --path is not uploaded).")
-    parser.add_argument("--description", "-d", help="Description (markdown).")
-    parser.add_argument("--tags", nargs="*", metavar="NAME=VALUE", help="Tags, e.g. --tags source=kaggle stage=raw.")
+    versioned.add_create_arguments(
+        parser, "data", types=TYPES, default_type="uri_folder", tags_example="source=kaggle stage=raw"
+    )
     add_workspace_option(parser)
 
     parser = add_command(
@@ -347,8 +314,7 @@ def register(groups) -> None:
         examples=[("List the versions of one asset", "studio data list --name titanic -o table")],
         columns=COLUMNS,
     )
-    parser.add_argument("--name", "-n", help="Only the versions of this data asset.")
-    parser.add_argument("--include-archived", action="store_true", help="Also list archived versions.")
+    versioned.add_list_arguments(parser, "data asset")
     add_workspace_option(parser)
 
     parser = add_command(
@@ -359,19 +325,8 @@ def register(groups) -> None:
         examples=[("The newest version that is not archived", "studio data show -n titanic --label latest")],
         columns=COLUMNS,
     )
-    _name_version(parser, version_required=False)
-    parser.add_argument("--label", "-l", choices=["latest"], help="Instead of --version: latest.")
+    versioned.add_name_version(parser, "data asset")
 
-    for name, handler, summary in (
-        ("archive", archive, "Archive a data asset version: hidden from lists and from @latest."),
-        ("restore", restore, "Restore an archived data asset version."),
-    ):
-        parser = add_command(
-            commands,
-            name,
-            handler=handler,
-            summary=summary,
-            examples=[(summary.split(":")[0], f"studio data {name} -n titanic -v 1")],
-            columns=COLUMNS,
-        )
-        _name_version(parser)
+    versioned.add_archive_commands(
+        commands, group="data", kind="data", what="data asset", example="titanic", columns=COLUMNS
+    )

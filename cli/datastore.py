@@ -2,7 +2,6 @@
 
 import re
 import sys
-import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -97,15 +96,7 @@ def download(ctx: Context):
     parts = _parts(src)
     target = dest / (parts[-1] if parts else datastore)
     with ctx.client.stream("GET", _files_path(ctx, datastore, "content"), params={"path": src}) as response:
-        if response.headers.get("content-type", "").startswith("application/zip"):  # a folder
-            with tempfile.TemporaryFile() as spool:
-                for chunk in response.iter_bytes(transfers.CHUNK):
-                    spool.write(chunk)
-                spool.seek(0)
-                written = transfers.extract_zip(spool, target)
-        else:
-            transfers.save_stream(response.iter_bytes(transfers.CHUNK), target)
-            written = [target]
+        written = transfers.save_download(response, folder=target, file=target)
     return {
         "datastore": datastore,
         "source": _uri(datastore, "/".join(parts)),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from .client import api_path
+from . import versioned
 from .commands import Context, add_command, add_group, add_workspace_option
 from .errors import CliError, UsageError
 
@@ -31,7 +31,7 @@ def _read_text(path: Path, option: str) -> str:
 
 
 def _version_path(ctx: Context, name: str, version: str, *rest: str) -> str:
-    return api_path("workspaces", ctx.workspace, "environments", name, "versions", version, *rest)
+    return versioned.asset_path(ctx, "environments", name, "versions", version, *rest)
 
 
 def create(ctx: Context):
@@ -57,7 +57,7 @@ def create(ctx: Context):
             body["conda_file"] = _read_text(Path(args.conda_file), "--conda-file")
         if args.pip_requirements:
             body["pip_requirements"] = _read_text(Path(args.pip_requirements), "--pip-requirements")
-    return ctx.client.post(api_path("workspaces", ctx.workspace, "environments"), json=body)
+    return ctx.client.post(versioned.asset_path(ctx, "environments"), json=body)
 
 
 def list_(ctx: Context):
@@ -68,37 +68,16 @@ def list_(ctx: Context):
         params["curated"] = "true"
     if ctx.args.include_archived:
         params["include_archived"] = "true"
-    return ctx.client.get(api_path("workspaces", ctx.workspace, "environments"), params=params)
+    return ctx.client.get(versioned.asset_path(ctx, "environments"), params=params)
 
 
 def _name_and_version(ctx: Context) -> tuple[str, str]:
-    args = ctx.args
-    if args.version and getattr(args, "label", None):
-        raise UsageError("give --version or --label, not both.")
-    if getattr(args, "label", None):
-        if args.label != "latest":
-            raise UsageError("--label: only 'latest' is supported.")
-        versions = ctx.client.get(api_path("workspaces", ctx.workspace, "environments", args.name, "versions"))
-        current = [v for v in versions if not v["is_archived"]]
-        if not current:
-            raise CliError(f"Environment {args.name} has no version that is not archived.")
-        return args.name, current[0]["version"]
-    if not args.version:
-        raise UsageError("the following arguments are required: --version/-v (or --label latest).")
-    return args.name, args.version
+    return ctx.args.name, versioned.version_of(ctx, "environments", "environment")
 
 
 def show(ctx: Context):
     name, version = _name_and_version(ctx)
     return ctx.client.get(_version_path(ctx, name, version))
-
-
-def archive(ctx: Context):
-    return ctx.client.post(_version_path(ctx, *_name_and_version(ctx), "archive"))
-
-
-def restore(ctx: Context):
-    return ctx.client.post(_version_path(ctx, *_name_and_version(ctx), "restore"))
 
 
 def rebuild(ctx: Context):
@@ -187,25 +166,27 @@ def register(groups) -> None:
     parser.add_argument("--include-archived", action="store_true", help="Also list archived environments.")
     add_workspace_option(parser)
 
-    for name, handler, summary in (
-        ("show", show, "Show an environment version, with its build."),
-        ("archive", archive, "Archive an environment version (it stays usable by reference)."),
-        ("restore", restore, "Restore an archived environment version."),
-        ("rebuild", rebuild, "Build an environment's image again after a failure (or for the first time)."),
-    ):
-        parser = add_command(
-            commands,
-            name,
-            handler=handler,
-            summary=summary,
-            examples=[(summary.split(" (")[0].rstrip("."), f"studio environment {name} -n my-env -v 1")],
-            columns=COLUMNS,
-        )
-        parser.add_argument("--name", "-n", required=True, help="Environment name.")
-        parser.add_argument("--version", "-v", help="Version.")
-        if name == "show":
-            parser.add_argument("--label", "-l", help="'latest': the newest version that is not archived.")
-        add_workspace_option(parser)
+    parser = add_command(
+        commands,
+        "show",
+        handler=show,
+        summary="Show an environment version, with its build.",
+        examples=[("The newest version", "studio environment show -n my-env --label latest")],
+        columns=COLUMNS,
+    )
+    versioned.add_name_version(parser, "environment")
+    versioned.add_archive_commands(
+        commands, group="environment", kind="environments", what="environment", example="my-env", columns=COLUMNS
+    )
+    parser = add_command(
+        commands,
+        "rebuild",
+        handler=rebuild,
+        summary="Build an environment's image again after a failure (or for the first time).",
+        examples=[("Build version 1 again", "studio environment rebuild -n my-env -v 1")],
+        columns=COLUMNS,
+    )
+    versioned.add_name_version(parser, "environment", label=False)
 
     parser = add_command(
         commands,

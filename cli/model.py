@@ -7,14 +7,12 @@ LocalUpload/<id>/<file or folder name>.
 
 import json
 import sys
-import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
 import yaml
 
-from . import transfers
-from .client import api_path
+from . import transfers, versioned
 from .commands import Context, add_command, add_group, add_workspace_option
 from .errors import CliError, UsageError
 
@@ -32,7 +30,7 @@ SKIPPED = {".git", "__pycache__", ".ipynb_checkpoints"}
 
 
 def _models_path(ctx: Context, *rest: str) -> str:
-    return api_path("workspaces", ctx.workspace, "models", *rest)
+    return versioned.asset_path(ctx, "models", *rest)
 
 
 def is_local(path: str) -> bool:
@@ -75,16 +73,6 @@ def post_with_files(ctx: Context, path: str, *, data: dict, files: list[transfer
         return ctx.client.post(path, data=fields, files=parts or None)
 
 
-def _tags(pairs: list[str] | None, option: str = "--tags") -> dict:
-    tags = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not key:
-            raise UsageError(f"{option}: expected name=value, got {pair!r}.")
-        tags[key] = value if sep else ""
-    return tags
-
-
 def create(ctx: Context):
     args = ctx.args
     if args.file:
@@ -96,13 +84,17 @@ def create(ctx: Context):
         "version": args.version or "",
         "type": args.type,
         "description": args.description or "",
-        "tags": json.dumps(_tags(args.tags)),
-        "properties": json.dumps(_tags(args.properties, "--properties")),
+        "tags": json.dumps(versioned.name_values(args.tags)),
+        "properties": json.dumps(versioned.name_values(args.properties, "--properties")),
     }
     if is_local(args.path) and not args.datastore:
         files = local_parts(Path(args.path), keep_top=True)
         return post_with_files(ctx, _models_path(ctx), data=fields, files=files)
-    body = {**fields, "tags": _tags(args.tags), "properties": _tags(args.properties, "--properties")}
+    body = {
+        **fields,
+        "tags": versioned.name_values(args.tags),
+        "properties": versioned.name_values(args.properties, "--properties"),
+    }
     return ctx.client.post(_models_path(ctx), json={**body, "path": args.path, "datastore": args.datastore or ""})
 
 
@@ -141,14 +133,7 @@ def list_(ctx: Context):
 
 
 def _version(ctx: Context) -> str:
-    if ctx.args.version:
-        return ctx.args.version
-    if ctx.args.label == "latest":
-        versions = ctx.client.get(_models_path(ctx), params={"name": ctx.args.name})
-        if not versions:
-            raise CliError(f"No model named {ctx.args.name!r} (that is not archived) in {ctx.workspace}.")
-        return versions[0]["version"]
-    raise UsageError("give --version/-v VERSION or --label latest.")
+    return versioned.version_of(ctx, "models", "model")
 
 
 def show(ctx: Context):
@@ -162,18 +147,9 @@ def download(ctx: Context):
     if target.exists() and not target.is_dir():
         raise CliError(f"{target} exists and is a file.")
     content = _models_path(ctx, name, "versions", version, "files", "content")
+    model = ctx.client.get(_models_path(ctx, name, "versions", version))
     with ctx.client.stream("GET", content) as response:
-        if response.headers.get("content-type", "").startswith("application/zip"):
-            with tempfile.TemporaryFile() as spool:
-                for chunk in response.iter_bytes(transfers.CHUNK):
-                    spool.write(chunk)
-                spool.seek(0)
-                written = transfers.extract_zip(spool, target)
-        else:
-            model = ctx.client.get(_models_path(ctx, name, "versions", version))
-            path = target / model["path"].rsplit("/", 1)[-1]
-            transfers.save_stream(response.iter_bytes(transfers.CHUNK), path)
-            written = [path]
+        written = transfers.save_download(response, folder=target, file=target / model["path"].rsplit("/", 1)[-1])
     return {
         "name": name,
         "version": version,
@@ -181,14 +157,6 @@ def download(ctx: Context):
         "files": len(written),
         "bytes": sum(p.stat().st_size for p in written),
     }
-
-
-def archive(ctx: Context):
-    return ctx.client.post(_models_path(ctx, ctx.args.name, "versions", ctx.args.version, "archive"))
-
-
-def restore(ctx: Context):
-    return ctx.client.post(_models_path(ctx, ctx.args.name, "versions", ctx.args.version, "restore"))
 
 
 def register(groups) -> None:
@@ -234,14 +202,9 @@ def register(groups) -> None:
         ],
         columns=COLUMNS,
     )
-    parser.add_argument("--file", "-f", help="An Azure ML model YAML.")
-    parser.add_argument("--name", "-n", help="Name of the model (overrides the YAML's).")
-    parser.add_argument("--version", "-v", help="Version (overrides the YAML's). Default: the next number.")
-    parser.add_argument("--path", "-p", help="A local file or folder, or an azureml://datastores/... URI.")
-    parser.add_argument("--type", "-t", choices=TYPES, default="custom_model", help="Default: %(default)s.")
-    parser.add_argument("--datastore", help="The datastore --path is inside (then --path is not uploaded).")
-    parser.add_argument("--description", "-d", help="Description (markdown).")
-    parser.add_argument("--tags", nargs="*", metavar="NAME=VALUE", help="Tags, e.g. --tags team=risk stage=dev.")
+    versioned.add_create_arguments(
+        parser, "model", types=TYPES, default_type="custom_model", tags_example="team=risk stage=dev"
+    )
     parser.add_argument("--properties", nargs="*", metavar="NAME=VALUE", help="Properties, e.g. --properties auc=0.91.")
     add_workspace_option(parser)
 
@@ -256,8 +219,7 @@ def register(groups) -> None:
         ],
         columns=COLUMNS,
     )
-    parser.add_argument("--name", "-n", help="Only the versions of this model.")
-    parser.add_argument("--include-archived", action="store_true", help="Also list archived versions.")
+    versioned.add_list_arguments(parser, "model")
     parser.add_argument("--archived-only", action="store_true", help="Only archived versions.")
     add_workspace_option(parser)
 
@@ -269,10 +231,7 @@ def register(groups) -> None:
         examples=[("The newest version", "studio model show -n iris --label latest")],
         columns=COLUMNS,
     )
-    parser.add_argument("--name", "-n", required=True, help="Name of the model.")
-    parser.add_argument("--version", "-v", help="Version of the model.")
-    parser.add_argument("--label", "-l", choices=["latest"], help="Instead of --version: latest.")
-    add_workspace_option(parser)
+    versioned.add_name_version(parser, "model")
 
     parser = add_command(
         commands,
@@ -285,24 +244,9 @@ def register(groups) -> None:
         ],
         columns=[("Name", "name"), ("Version", "version"), ("Destination", "destination"), ("Files", "files")],
     )
-    parser.add_argument("--name", "-n", required=True, help="Name of the model.")
-    parser.add_argument("--version", "-v", help="Version of the model.")
-    parser.add_argument("--label", "-l", choices=["latest"], help="Instead of --version: latest.")
     parser.add_argument("--download-path", "-p", default=".", help="Local folder. Default: the current folder.")
-    add_workspace_option(parser)
+    versioned.add_name_version(parser, "model")
 
-    for name, handler, summary in (
-        ("archive", archive, "Archive a model version: hidden from lists and from @latest."),
-        ("restore", restore, "Restore an archived model version."),
-    ):
-        parser = add_command(
-            commands,
-            name,
-            handler=handler,
-            summary=summary,
-            examples=[(summary.split(":")[0], f"studio model {name} -n iris -v 1")],
-            columns=COLUMNS,
-        )
-        parser.add_argument("--name", "-n", required=True, help="Name of the model.")
-        parser.add_argument("--version", "-v", required=True, help="Version of the model.")
-        add_workspace_option(parser)
+    versioned.add_archive_commands(
+        commands, group="model", kind="models", what="model", example="iris", columns=COLUMNS
+    )

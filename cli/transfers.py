@@ -3,6 +3,7 @@
 import os
 import re
 import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -105,3 +106,16 @@ def extract_zip(archive: BinaryIO, folder: Path) -> list[Path]:
     except zipfile.BadZipFile as exc:
         raise CliError(f"The studio sent a damaged zip: {exc}")
     return written
+
+
+def save_download(response, *, folder: Path, file: Path) -> list[Path]:
+    """A streamed download: a zip (a folder) is extracted below `folder`, anything else is saved as
+    `file`. -> the files written."""
+    if response.headers.get("content-type", "").startswith("application/zip"):
+        with tempfile.TemporaryFile() as spool:
+            for chunk in response.iter_bytes(CHUNK):
+                spool.write(chunk)
+            spool.seek(0)
+            return extract_zip(spool, folder)
+    save_stream(response.iter_bytes(CHUNK), file)
+    return [file]

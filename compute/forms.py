@@ -1,6 +1,6 @@
 from django import forms
 
-from assets.environments.forms import parse_tags
+from core.forms import parse_tags
 
 # Common Azure ML VM sizes, suggested in the size field (any text is accepted: the size is recorded).
 COMMON_SIZES = [

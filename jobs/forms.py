@@ -11,8 +11,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from assets.environments.forms import parse_tags
 from assets.models import BuildStatus
+from core.forms import parse_tags
 
 SCHEMA = "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json"
 LITERAL_TYPES = ["string", "integer", "number", "boolean"]

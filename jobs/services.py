@@ -322,7 +322,7 @@ def _resolve_environment(*, workspace: Workspace, user, value, conda_upload: str
 
 def _ensure_building(environment: Environment) -> None:
     from assets.environments import services as env_services
-    from assets.environments.specs import ResolvedSpec
+    from assets.environments.packages import ResolvedSpec
 
     if environment.build is None:
         env_services.environment_build_start(environment=environment)

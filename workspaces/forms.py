@@ -42,6 +42,59 @@ class DatastoreForm(forms.Form):
     secret_access_key = forms.CharField(required=False, widget=forms.PasswordInput)
 
     CREDENTIALS = ("account_key", "sas_token", "connection_string", "access_key_id", "secret_access_key")
+    LOCATION = ("account_name", "container_name", "endpoint", "root")
+    # The fields each kind takes (the credentials as workspaces.services.CREDENTIAL_FIELDS); the
+    # page shows only those of the chosen kind.
+    KIND_FIELDS = {
+        DatastoreKind.AZURE_BLOB: (
+            "account_name",
+            "container_name",
+            "endpoint",
+            "root",
+            "account_key",
+            "sas_token",
+            "connection_string",
+        ),
+        DatastoreKind.AZURE_FILE: ("account_name", "container_name", "endpoint", "root", "account_key", "sas_token"),
+        DatastoreKind.S3: ("container_name", "endpoint", "root", "access_key_id", "secret_access_key"),
+        DatastoreKind.LOCAL: ("root",),
+    }
+    CONTAINER_LABELS = {
+        DatastoreKind.AZURE_BLOB: "Blob container",
+        DatastoreKind.AZURE_FILE: "File share",
+        DatastoreKind.S3: "Bucket",
+    }
+    ROOT_HELP = {
+        DatastoreKind.LOCAL: "The folder on the server (studio administrators only).",
+        "": "Optional: a folder inside it that the datastore starts at.",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        kind = self.data.get("kind") if self.is_bound else self.fields["kind"].initial
+        self.kind = kind if kind in self.KIND_FIELDS else DatastoreKind.AZURE_BLOB
+        self.fields["container_name"].label = self.CONTAINER_LABELS.get(self.kind, "Container")
+        self.fields["root"].help_text = self.ROOT_HELP.get(self.kind, self.ROOT_HELP[""])
+
+    def _by_kind(self, names) -> list[tuple]:
+        """(bound field, the kinds it belongs to, whether it is hidden for the chosen kind)."""
+        rows = []
+        for name in names:
+            kinds = " ".join(kind for kind, fields in self.KIND_FIELDS.items() if name in fields)
+            rows.append((self[name], kinds, name not in self.KIND_FIELDS[self.kind]))
+        return rows
+
+    @property
+    def kind_texts(self) -> dict:
+        """What changes with the kind besides which fields show: for the page's script."""
+        root = {kind: self.ROOT_HELP.get(kind, self.ROOT_HELP[""]) for kind in self.KIND_FIELDS}
+        return {"container": {str(k): v for k, v in self.CONTAINER_LABELS.items()}, "root": root}
+
+    def location_fields(self) -> list[tuple]:
+        return self._by_kind(self.LOCATION)
+
+    def credential_fields(self) -> list[tuple]:
+        return self._by_kind(self.CREDENTIALS)
 
 
 class MemberForm(forms.Form):

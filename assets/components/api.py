@@ -10,13 +10,16 @@ from rest_framework.response import Response
 
 from assets.mlmodels.files import AssetFiles
 from assets.mlmodels.serializers import ModelFileSerializer
+from assets.models import Component
+from assets.versioning_views import ArchiveApi, AssetApi
+from assets.yaml_errors import MAX_YAML_BYTES
 from core.json_bodies import JSONParser
 from workspaces.access import WorkspaceAPIView
 from workspaces.roles import Perm
 
 from . import selectors, services
 from .serializers import ComponentCreateSerializer, ComponentDetailSerializer, ComponentSerializer
-from .spec import MAX_CONDA_BYTES, MAX_YAML_BYTES
+from .spec import MAX_CONDA_BYTES
 
 PATH_PARAM = OpenApiParameter("path", str, description="A path inside the code folder, e.g. `train.py`.")
 CREATE_BODY = {
@@ -99,18 +102,12 @@ class ComponentListApi(WorkspaceAPIView):
         return Response(ComponentDetailSerializer(component).data, status=status.HTTP_201_CREATED)
 
 
-class _ComponentApi(WorkspaceAPIView):
-    read_permission = Perm.DATA_READ
-    write_permission = Perm.DATA_WRITE
-
-    def get_component(self, name, version):
-        component = selectors.component_get(workspace=self.access.workspace, name=name, version=version)
-        if component is None:
-            raise Http404(f"No component {name}:{version} in {self.access.workspace.name}.")
-        return component
+class _ComponentApi(AssetApi):
+    what = "component"
+    find = staticmethod(selectors.component_get)
 
     def code(self, name, version) -> AssetFiles:
-        component = self.get_component(name, version)
+        component = self.get_asset(name, version)
         if not component.code_path:
             raise Http404(f"{name}:{version} has no code folder.")
         return AssetFiles(datastore=component.datastore, root=component.code_path, zip_name=f"{name}-{version}-code")
@@ -132,25 +129,12 @@ class ComponentDetailApi(_ComponentApi):
 
     @extend_schema(responses=ComponentDetailSerializer)
     def get(self, request, workspace, name, version):
-        return Response(ComponentDetailSerializer(self.get_component(name, version)).data)
+        return Response(ComponentDetailSerializer(self.get_asset(name, version)).data)
 
 
-class ComponentArchiveApi(_ComponentApi):
-    read_permission = None
-
-    @extend_schema(request=None, responses=ComponentSerializer)
-    def post(self, request, workspace, name, version):
-        component = services.component_archive(component=self.get_component(name, version))
-        return Response(ComponentSerializer(component).data)
-
-
-class ComponentRestoreApi(_ComponentApi):
-    read_permission = None
-
-    @extend_schema(request=None, responses=ComponentSerializer)
-    def post(self, request, workspace, name, version):
-        component = services.component_restore(component=self.get_component(name, version))
-        return Response(ComponentSerializer(component).data)
+class ComponentArchiveApi(ArchiveApi, _ComponentApi):
+    model = Component
+    serializer_class = ComponentSerializer
 
 
 class ComponentFilesApi(_ComponentApi):

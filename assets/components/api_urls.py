@@ -1,5 +1,7 @@
 from django.urls import path
 
+from assets.versioning_views import archive_api_paths
+
 from . import api
 
 _VERSION = "components/<str:name>/versions/<str:version>"
@@ -8,8 +10,7 @@ urlpatterns = [
     path("components", api.ComponentListApi.as_view(), name="api_components"),
     path("components/<str:name>/versions", api.ComponentVersionListApi.as_view(), name="api_component_versions"),
     path(_VERSION, api.ComponentDetailApi.as_view(), name="api_component"),
-    path(f"{_VERSION}/archive", api.ComponentArchiveApi.as_view(), name="api_component_archive"),
-    path(f"{_VERSION}/restore", api.ComponentRestoreApi.as_view(), name="api_component_restore"),
+    *archive_api_paths(api.ComponentArchiveApi, prefix="components", name="api_component"),
     path(f"{_VERSION}/files", api.ComponentFilesApi.as_view(), name="api_component_files"),
     path(f"{_VERSION}/files/content", api.ComponentFileContentApi.as_view(), name="api_component_file_content"),
 ]

@@ -1,8 +1,7 @@
 """Reads of components, always inside one workspace."""
 
-from django.db.models import Count, OuterRef, Q, Subquery
-
 from assets.models import Component
+from assets.versioning import latest, newest_of_each, search_filter
 from workspaces.models import Workspace
 
 
@@ -18,15 +17,11 @@ def component_list(*, workspace: Workspace, name: str = "", search: str = "", in
     if name:
         return queryset.filter(name=name).order_by("-created_at", "-pk")
     if search:
-        queryset = queryset.filter(
-            Q(name__icontains=search) | Q(display_name__icontains=search) | Q(description__icontains=search)
-        )
-    newest = queryset.filter(name=OuterRef("name")).order_by("-created_at", "-pk").values("pk")[:1]
-    counts = Component.objects.filter(workspace=workspace, name=OuterRef("name"))
+        queryset = queryset.filter(search_filter(search, "display_name"))
+    counted = Component.objects.filter(workspace=workspace)
     if not include_archived:
-        counts = counts.filter(is_archived=False)
-    counts = counts.order_by().values("name").annotate(n=Count("pk")).values("n")
-    return queryset.filter(pk=Subquery(newest)).annotate(version_count=Subquery(counts)).order_by("name")
+        counted = counted.filter(is_archived=False)
+    return newest_of_each(queryset, counted=counted)
 
 
 def component_get(*, workspace: Workspace, name: str, version: str) -> Component | None:
@@ -38,4 +33,4 @@ def component_versions(*, workspace: Workspace, name: str):
 
 
 def component_latest(*, workspace: Workspace, name: str) -> Component | None:
-    return _base(workspace).filter(name=name, is_archived=False).order_by("-created_at", "-pk").first()
+    return latest(_base(workspace).filter(name=name))

@@ -1,4 +1,5 @@
-"""Every write to components: register a version from its YAML and code folder, archive, restore.
+"""Every write to components: register a version from its YAML and code folder
+(archive and restore: assets/versioning.py).
 
 The code folder's files are stored as a snapshot in the workspace's default datastore under a
 generated folder, `LocalUpload/<32 hex>/<code folder name>`, as Azure ML does; the stored spec's
@@ -10,10 +11,10 @@ import uuid
 
 from django.core.exceptions import ValidationError
 
-from assets.mlmodels.spec import with_lines
 from assets.models import Component, Environment
 from assets.references import resolve
 from assets.versioning import DuplicateVersion, create_version
+from assets.yaml_errors import with_lines
 from workspaces.models import Workspace
 from workspaces.paths import clean_path, join
 from workspaces.selectors import default_datastore
@@ -130,16 +131,3 @@ def component_create(
 def _discard(datastore, folder: str, code_path: str) -> None:
     if code_path:
         delete_tree(datastore_storage(datastore), folder)
-
-
-def component_archive(*, component: Component) -> Component:
-    """Hidden from lists and from @latest; still usable by its exact version."""
-    Component.objects.filter(pk=component.pk).update(is_archived=True)
-    component.is_archived = True
-    return component
-
-
-def component_restore(*, component: Component) -> Component:
-    Component.objects.filter(pk=component.pk).update(is_archived=False)
-    component.is_archived = False
-    return component

@@ -30,13 +30,11 @@ from dataclasses import dataclass
 import yaml
 from django.core.exceptions import ValidationError
 
-from assets.mlmodels.spec import compose_bounded
-from assets.yaml_errors import field_error, line_of, loader_error, node_at
+from assets.yaml_errors import compose, compose_spec, field_error, line_of, loader_error, node_at
 
 from .command import BINDING, binding_problems
 
 SCHEMA_URL = "https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json"
-MAX_YAML_BYTES = 256 * 1024
 MAX_CONDA_BYTES = 64 * 1024
 _JSON_START = re.compile(r"failed:\s*", re.IGNORECASE)
 _NOT_IN_SET = re.compile(r"^Value '(?P<value>.*)' passed is not in set \[(?P<choices>.*)\]$", re.DOTALL)
@@ -66,9 +64,7 @@ def is_local_path(path: str) -> bool:
 def parse_component_yaml(text: str, *, conda_file: str | None = None, field_name: str = "yaml") -> ComponentSpec:
     """Validate `text` as a command component. `conda_file` is the text of the file an inline
     environment's `conda_file` names (uploaded beside the YAML)."""
-    if len(text.encode()) > MAX_YAML_BYTES:
-        raise ValidationError({field_name: f"The YAML is larger than {MAX_YAML_BYTES // 1024} KB."})
-    node = compose_bounded(text, field=field_name)
+    node = compose_spec(text, field=field_name)
     data = yaml.safe_load(text)
     kind = data.get("type", "command")
     if kind != "command":
@@ -110,7 +106,7 @@ def parse_component_yaml(text: str, *, conda_file: str | None = None, field_name
 def _conda(text: str) -> dict:
     if len(text.encode()) > MAX_CONDA_BYTES:
         raise ValidationError({"conda_file": f"The conda file is larger than {MAX_CONDA_BYTES // 1024} KB."})
-    compose_bounded(text, field="conda_file")  # a syntax error names the line
+    compose(text, field="conda_file")  # a syntax error names the line
     conda = yaml.safe_load(text)
     if not isinstance(conda.get("dependencies", []), list):
         raise ValidationError({"conda_file": "dependencies must be a list (line 1)."})

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from assets.versioning_views import archive_paths
+
 from . import views
 
 urlpatterns = [
@@ -12,6 +14,5 @@ urlpatterns = [
     path("<str:name>/<str:version>/yaml/", views.component_detail, {"tab": "yaml"}, name="component_yaml"),
     path("<str:name>/<str:version>/code/file", views.component_file, name="component_file"),
     path("<str:name>/<str:version>/code/download", views.component_download, name="component_download"),
-    path("<str:name>/<str:version>/archive", views.component_archive, name="component_archive"),
-    path("<str:name>/<str:version>/restore", views.component_archive, {"restore": True}, name="component_restore"),
+    *archive_paths(views.component_archive, name="component"),
 ]

@@ -10,6 +10,8 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from assets.mlmodels.files import AssetFiles
+from assets.versioning_views import archive_view, list_filters
+from assets.yaml_errors import MAX_YAML_BYTES
 from core.api_errors import error_json
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
@@ -18,7 +20,7 @@ from . import selectors, services
 from .api import code_files, uploaded_text
 from .command import command_tokens
 from .interface import environment_of, input_rows, output_rows
-from .spec import MAX_CONDA_BYTES, MAX_YAML_BYTES
+from .spec import MAX_CONDA_BYTES
 
 
 def _component_or_404(access, name, version):
@@ -26,6 +28,12 @@ def _component_or_404(access, name, version):
     if component is None:
         raise Http404("No such component version.")
     return component
+
+
+component_archive = archive_view(
+    get_asset=_component_or_404,
+    detail_url=lambda access, c: reverse("component_detail", args=[access.workspace.name, c.name, c.version]),
+)
 
 
 def _code(component) -> AssetFiles:
@@ -40,8 +48,7 @@ def _code(component) -> AssetFiles:
 
 @workspace_view(read=Perm.DATA_READ)
 def component_list(request, access):
-    include_archived = request.GET.get("archived") == "1"
-    search = request.GET.get("q", "").strip()[:200]
+    search, include_archived = list_filters(request)
     components = selectors.component_list(workspace=access.workspace, search=search, include_archived=include_archived)
     context = {"access": access, "components": components, "search": search, "include_archived": include_archived}
     template = "assets/components/list.html#table" if request.htmx else "assets/components/list.html"
@@ -137,16 +144,3 @@ def component_download(request, access, name, version):
         return _code(_component_or_404(access, name, version)).download(request.GET.get("path", ""))
     except ValidationError as exc:
         raise BadRequest(exc.messages[0]) from exc
-
-
-@workspace_view(read=Perm.DATA_WRITE, write=Perm.DATA_WRITE)
-@require_POST
-def component_archive(request, access, name, version, restore=False):
-    component = _component_or_404(access, name, version)
-    if restore:
-        services.component_restore(component=component)
-        messages.success(request, f"Restored {name}:{version}.")
-    else:
-        services.component_archive(component=component)
-        messages.success(request, f"Archived {name}:{version}. It no longer appears in lists or as @latest.")
-    return redirect("component_detail", workspace=access.workspace.name, name=name, version=version)

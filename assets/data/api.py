@@ -7,11 +7,11 @@ from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
+from assets.models import DataAsset
+from assets.versioning_views import ArchiveApi, AssetApi
 from core.json_bodies import JSONParser
-from workspaces.access import WorkspaceAPIView
 from workspaces.downloads import file_response, folder_zip_response
 from workspaces.paths import clean_path, join
-from workspaces.roles import Perm
 from workspaces.storage import datastore_storage, is_folder
 
 from . import selectors, services, uploads
@@ -64,15 +64,9 @@ class RawChunkParser(BaseParser):
         return {}
 
 
-class _DataApi(WorkspaceAPIView):
-    read_permission = Perm.DATA_READ
-    write_permission = Perm.DATA_WRITE
-
-    def get_asset(self, name, version):
-        asset = selectors.data_asset(workspace=self.access.workspace, name=name, version=version)
-        if asset is None:
-            raise Http404(f"No data asset {name}:{version} in {self.access.workspace.name}.")
-        return asset
+class _DataApi(AssetApi):
+    what = "data asset"
+    find = staticmethod(selectors.data_asset)
 
 
 class DataListApi(_DataApi):
@@ -143,16 +137,9 @@ class DataVersionApi(_DataApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class DataArchiveApi(_DataApi):
-    @extend_schema(request=None, responses=DataAssetSerializer)
-    def post(self, request, workspace, name, version):
-        return Response(DataAssetSerializer(services.data_asset_archive(asset=self.get_asset(name, version))).data)
-
-
-class DataRestoreApi(_DataApi):
-    @extend_schema(request=None, responses=DataAssetSerializer)
-    def post(self, request, workspace, name, version):
-        return Response(DataAssetSerializer(services.data_asset_restore(asset=self.get_asset(name, version))).data)
+class DataArchiveApi(ArchiveApi, _DataApi):
+    model = DataAsset
+    serializer_class = DataAssetSerializer
 
 
 class DataFilesApi(_DataApi):

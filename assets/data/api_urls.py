@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from assets.versioning_views import archive_api_paths
+
 from . import api
 
 urlpatterns = [
@@ -11,8 +13,7 @@ urlpatterns = [
     path("data/<str:name>", api.DataLatestApi.as_view(), name="api_data_latest"),
     path("data/<str:name>/versions", api.DataVersionListApi.as_view(), name="api_data_versions"),
     path("data/<str:name>/versions/<str:version>", api.DataVersionApi.as_view(), name="api_data_version"),
-    path("data/<str:name>/versions/<str:version>/archive", api.DataArchiveApi.as_view(), name="api_data_archive"),
-    path("data/<str:name>/versions/<str:version>/restore", api.DataRestoreApi.as_view(), name="api_data_restore"),
+    *archive_api_paths(api.DataArchiveApi, prefix="data", name="api_data"),
     path("data/<str:name>/versions/<str:version>/files", api.DataFilesApi.as_view(), name="api_data_files"),
     path(
         "data/<str:name>/versions/<str:version>/files/content",

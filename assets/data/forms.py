@@ -2,6 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from assets.models import DataType
+from core.forms import TagsField
 
 SOURCES = {
     "local": "From local files",
@@ -9,28 +10,6 @@ SOURCES = {
     "uri": "From a URI",
     "yaml": "From a YAML file",
 }
-
-
-def parse_tags(text: str) -> dict:
-    """'team=vision, stage = raw' or one `name=value` per line -> {"team": "vision", "stage": "raw"}."""
-    tags = {}
-    for item in (text or "").replace("\n", ",").split(","):
-        if not item.strip():
-            continue
-        key, _, value = item.partition("=")
-        if not key.strip():
-            raise ValidationError(f"{item.strip()!r} has no name; write name=value.")
-        tags[key.strip()] = value.strip()
-    return tags
-
-
-def tags_text(tags: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in (tags or {}).items())
-
-
-class TagsField(forms.CharField):
-    def to_python(self, value):
-        return parse_tags(super().to_python(value))
 
 
 class DataBasicsForm(forms.Form):
@@ -46,7 +25,7 @@ class DataBasicsForm(forms.Form):
         help_text="File: one file. Folder: a folder of files. Table: a folder with an MLTable file.",
     )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="Markdown.")
-    tags = TagsField(required=False, help_text="name=value, separated by commas.", max_length=20_000)
+    tags = TagsField()
 
 
 class DatastorePathForm(DataBasicsForm):
@@ -92,4 +71,4 @@ class YamlForm(forms.Form):
 
 class DataEditForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False, max_length=200_000)
-    tags = TagsField(required=False, max_length=20_000)
+    tags = TagsField(rows=3)

@@ -3,22 +3,25 @@
 import uuid
 
 from assets.models import DataAsset, UploadSession
-from assets.references import latest
+from assets.versioning import latest, search_filter
 
 
-def data_assets(*, workspace, include_archived: bool = False, name: str | None = None):
+def data_assets(*, workspace, include_archived: bool = False, name: str | None = None, search: str = ""):
     queryset = DataAsset.objects.filter(workspace=workspace).select_related("datastore", "created_by")
     if not include_archived:
         queryset = queryset.filter(is_archived=False)
     if name is not None:
         queryset = queryset.filter(name=name)
+    if search:
+        queryset = queryset.filter(search_filter(search))
     return queryset.order_by("name", "-created_at", "-pk")
 
 
-def data_asset_names(*, workspace, include_archived: bool = False) -> list[dict]:
-    """One row per name, as the Data list shows them: its newest version and how many it has."""
+def data_asset_names(*, workspace, include_archived: bool = False, search: str = "") -> list[dict]:
+    """One row per name, as the Data list shows them: its newest version and how many it has;
+    `search` keeps the names of which a version matches on name, description or tags."""
     rows: dict[str, dict] = {}
-    for asset in data_assets(workspace=workspace, include_archived=include_archived):
+    for asset in data_assets(workspace=workspace, include_archived=include_archived, search=search):
         row = rows.setdefault(asset.name, {"asset": asset, "versions": 0})
         row["versions"] += 1
     return list(rows.values())

@@ -1,5 +1,5 @@
 """Every write to data assets: create (from uploads, a datastore path, a URI or YAML), edit,
-archive, restore, delete."""
+delete (archive and restore: assets/versioning.py)."""
 
 import contextlib
 import os
@@ -14,7 +14,7 @@ from django.db.models import Q
 
 from assets.models import DataAsset, DataType, UploadSession
 from assets.versioning import DuplicateVersion, validate_name_and_version
-from assets.yaml_errors import compose, line_of
+from assets.yaml_errors import compose, with_lines
 from workspaces.paths import clean_path, join, parse_datastore_uri
 from workspaces.selectors import datastore_by_name, default_datastore
 from workspaces.storage import DatastoreUnavailable, datastore_storage, delete_tree, is_folder, walk_files
@@ -284,9 +284,6 @@ def data_asset_create(*, workspace, user, spec: DataAssetSpec) -> DataAsset:
     )
 
 
-YAML_FIELDS = ("name", "version", "type", "path", "description", "tags")
-
-
 def data_asset_create_from_yaml(
     *, workspace, user, text: str, uploads: list[UploadedFile] = (), name: str = "", version: str = ""
 ) -> DataAsset:
@@ -309,20 +306,7 @@ def data_asset_create_from_yaml(
             )
         return data_asset_create(workspace=workspace, user=user, spec=spec)
     except ValidationError as exc:
-        raise _with_lines(exc, text) from exc
-
-
-def _with_lines(exc: ValidationError, text: str) -> ValidationError:
-    """Add the YAML line to errors about fields that came from the YAML."""
-    if not hasattr(exc, "error_dict") or isinstance(exc, DuplicateVersion):
-        return exc  # a conflict stays a conflict (409)
-    node = compose(text)
-    errors = {}
-    for key, messages in exc.message_dict.items():
-        if key in YAML_FIELDS:
-            messages = [f"{m.rstrip('.')} (line {line_of(node, [key])})." for m in messages]
-        errors[key] = messages
-    return ValidationError(errors)
+        raise with_lines(exc, compose(text)) from exc
 
 
 def data_asset_update(*, asset: DataAsset, description: str | None = None, tags: dict | None = None) -> DataAsset:
@@ -338,18 +322,6 @@ def data_asset_update(*, asset: DataAsset, description: str | None = None, tags:
     if tags is not None:
         asset.tags = {str(k).strip(): str(v) for k, v in tags.items()}
     asset.save(update_fields=["description", "tags"])
-    return asset
-
-
-def data_asset_archive(*, asset: DataAsset) -> DataAsset:
-    DataAsset.objects.filter(pk=asset.pk).update(is_archived=True)
-    asset.is_archived = True
-    return asset
-
-
-def data_asset_restore(*, asset: DataAsset) -> DataAsset:
-    DataAsset.objects.filter(pk=asset.pk).update(is_archived=False)
-    asset.is_archived = False
     return asset
 
 

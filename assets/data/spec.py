@@ -13,12 +13,10 @@ import io
 from dataclasses import dataclass, field
 
 import yaml
-from django.core.exceptions import ValidationError
 
-from assets.yaml_errors import compose, field_error, loader_error
+from assets.yaml_errors import compose, compose_spec, field_error, loader_error
 
 SCHEMA_URL = "https://azuremlschemas.azureedge.net/latest/data.schema.json"
-MAX_YAML_BYTES = 256 * 1024
 
 
 @dataclass
@@ -46,9 +44,7 @@ def _text(value) -> str:
 
 def parse_data_yaml(text: str, *, field_name: str = "yaml") -> DataYaml:
     """Validate `text` as an Azure ML data spec; errors name the field and its line."""
-    if len(text.encode()) > MAX_YAML_BYTES:
-        raise ValidationError({field_name: f"The YAML is larger than {MAX_YAML_BYTES // 1024} KB."})
-    node = compose(text, field=field_name)
+    node = compose_spec(text, field=field_name)
     from azure.ai.ml import load_data  # slow to import; only needed here
 
     try:

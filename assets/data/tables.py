@@ -74,8 +74,12 @@ def _read_delimited(
     encoding="utf8",
     empty_as_string=False,
     names=None,
+    as_written=False,
 ) -> pd.DataFrame:
+    """`as_written`: every cell as the text the file holds (`3.0` stays `3.0`), for Explore."""
     options = {"sep": sep, "nrows": rows, "encoding": ENCODINGS.get(encoding, "utf-8"), "engine": "c"}
+    if as_written:
+        options["dtype"] = str
     if empty_as_string:
         options.update(keep_default_na=False, na_filter=False)
     if header == "no_header" or names is not None:
@@ -92,6 +96,18 @@ def _read_delimited(
     return frame
 
 
+def _nullable_integers() -> dict:
+    """Arrow integer types -> pandas' nullable integers, so an integer column with nulls stays integer
+    (numpy would make it float and show 3 as 3.0)."""
+    import pyarrow as pa
+
+    types = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64()]
+    return {t: pd.api.types.pandas_dtype(str(t).replace("u", "U").replace("int", "Int")) for t in types}
+
+
+_NULLABLE_INTEGERS = _nullable_integers()
+
+
 def _read_parquet(storage, path: str, rows: int) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
@@ -99,8 +115,8 @@ def _read_parquet(storage, path: str, rows: int) -> pd.DataFrame:
         try:
             parquet = pq.ParquetFile(handle)
             for batch in parquet.iter_batches(batch_size=max(rows, 1)):
-                return batch.to_pandas().head(rows)
-            return parquet.schema_arrow.empty_table().to_pandas()
+                return batch.to_pandas(types_mapper=_NULLABLE_INTEGERS.get).head(rows)
+            return parquet.schema_arrow.empty_table().to_pandas(types_mapper=_NULLABLE_INTEGERS.get)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds for damaged files
             raise TableUnavailable(f"{path.rsplit('/', 1)[-1]} cannot be read as Parquet: {exc}")
 
@@ -122,10 +138,10 @@ def _read_json_lines(storage, path: str, rows: int, *, encoding="utf8") -> pd.Da
         raise TableUnavailable(f"{path.rsplit('/', 1)[-1]} cannot be read as JSON Lines: {exc}")
 
 
-def _read_file(storage, path: str, rows: int) -> pd.DataFrame:
+def _read_file(storage, path: str, rows: int, *, as_written: bool) -> pd.DataFrame:
     suffix = _suffix(path)
     if suffix in DELIMITED:
-        return _read_delimited(storage, path, rows, sep=DELIMITED[suffix])
+        return _read_delimited(storage, path, rows, sep=DELIMITED[suffix], as_written=as_written)
     if suffix in PARQUET:
         return _read_parquet(storage, path, rows)
     if suffix in JSON_LINES:
@@ -159,7 +175,7 @@ def _table_files(asset: DataAsset, spec: MLTableSpec) -> list[tuple[object, str]
     return found
 
 
-def _read_mltable(asset: DataAsset, rows: int) -> Table:
+def _read_mltable(asset: DataAsset, rows: int, *, as_written: bool) -> Table:
     storage = datastore_storage(asset.datastore)
     try:
         with storage.open(join(asset.path, MLTABLE_FILE), "rb") as handle:
@@ -195,6 +211,7 @@ def _read_mltable(asset: DataAsset, rows: int) -> Table:
                 encoding=options.get("encoding", "utf8"),
                 empty_as_string=bool(options.get("empty_as_string", False)),
                 names=names,
+                as_written=as_written,
             )
             if options.get("header") == "from_first_file" and index == 0:
                 names = list(frame.columns)
@@ -221,10 +238,11 @@ def _read_mltable(asset: DataAsset, rows: int) -> Table:
     return Table(frame=frame.head(rows).reset_index(drop=True), files=len(files), notes=notes)
 
 
-def read_table(asset: DataAsset, *, rows: int = EXPLORE_ROWS) -> Table:
-    """The first `rows` rows of the asset; TableUnavailable says why there are none."""
+def read_table(asset: DataAsset, *, rows: int = EXPLORE_ROWS, as_written: bool = False) -> Table:
+    """The first `rows` rows of the asset; TableUnavailable says why there are none. `as_written`:
+    delimited files' cells as the text they hold (Explore), not parsed into numbers (Profile)."""
     if asset.type == DataType.MLTABLE:
-        return _read_mltable(asset, rows)
+        return _read_mltable(asset, rows, as_written=as_written)
     if asset.type == DataType.URI_FOLDER:
         raise TableUnavailable(
             "A uri_folder is a set of files, not one table: open a file from the Files tab, "
@@ -233,18 +251,20 @@ def read_table(asset: DataAsset, *, rows: int = EXPLORE_ROWS) -> Table:
     storage = datastore_storage(asset.datastore)
     if is_folder(storage, asset.path) or not storage.exists(asset.path):
         raise TableUnavailable(f"Nothing at {asset.path} in {asset.datastore.name}.")
-    return Table(frame=_read_file(storage, asset.path, rows))
+    return Table(frame=_read_file(storage, asset.path, rows, as_written=as_written))
 
 
 # Display ---------------------------------------------------------------------------------------
 
 
 def cell_text(value) -> str | None:
-    """A cell as text; None for a missing value."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+    """A cell as text; None for a missing value. A float keeps a decimal point (3.0, not 3), so a
+    float column stays recognisable."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, float):
-        return f"{value:.6g}"
+        text = f"{value:.6g}"
+        return text if any(c in text for c in ".eni") else text + ".0"
     return str(value)
 
 
@@ -259,6 +279,7 @@ class ColumnProfile:
     count: int
     missing: int
     distinct: int
+    missing_percent: str = "0.0%"
     min: str | None = None
     max: str | None = None
     mean: str | None = None
@@ -284,6 +305,8 @@ def profile(frame: pd.DataFrame) -> list[ColumnProfile]:
             missing=int(series.size - values.size),
             distinct=int(values.astype(str).nunique()),
         )
+        if series.size:
+            column.missing_percent = f"{100 * column.missing / series.size:.1f}%"
         if values.size and series.dtype.kind in "iufM":
             column.min, column.max = cell_text(values.min()), cell_text(values.max())
             if series.dtype.kind in "iuf":

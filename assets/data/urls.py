@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from assets.versioning_views import archive_paths
+
 from . import views
 
 urlpatterns = [
@@ -14,7 +16,6 @@ urlpatterns = [
     path("<str:name>/<str:version>/files/", views.data_detail, {"tab": "files"}, name="data_files"),
     path("<str:name>/<str:version>/download", views.data_download, name="data_download"),
     path("<str:name>/<str:version>/edit", views.data_edit, name="data_edit"),
-    path("<str:name>/<str:version>/archive", views.data_archive, name="data_archive"),
-    path("<str:name>/<str:version>/restore", views.data_restore, name="data_restore"),
+    *archive_paths(views.data_archive, name="data"),
     path("<str:name>/<str:version>/delete", views.data_delete, name="data_delete"),
 ]

@@ -8,6 +8,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from assets.versioning_views import archive_view, list_filters
+from core.forms import errors_text
 from workspaces.access import workspace_view
 from workspaces.downloads import file_response, folder_zip_response
 from workspaces.paths import clean_path, join
@@ -16,7 +18,7 @@ from workspaces.selectors import datastores_for_workspace
 from workspaces.storage import DatastoreUnavailable, datastore_storage, is_folder
 
 from . import selectors, services
-from .forms import SOURCES, DataEditForm, DatastorePathForm, UriForm, YamlForm, tags_text
+from .forms import SOURCES, DataEditForm, DatastorePathForm, UriForm, YamlForm
 from .tables import PROFILE_ROWS, TableUnavailable, profile, read_table, rows_of
 from .uploads import CHUNK_SIZE
 
@@ -42,13 +44,19 @@ def _tab_url(asset, tab: str = "overview") -> str:
     )
 
 
+data_archive = archive_view(get_asset=_asset_or_404, detail_url=lambda access, asset: _tab_url(asset))
+
+
 @workspace_view(**READ)
 @vary_on_headers("HX-Request")
 def data_list(request, access):
-    include_archived = request.GET.get("archived") == "1"
-    rows = selectors.data_asset_names(workspace=access.workspace, include_archived=include_archived)
-    template = "assets/data/list.html#table" if request.htmx else "assets/data/list.html"
-    return render(request, template, {"access": access, "rows": rows, "include_archived": include_archived})
+    search, include_archived = list_filters(request)
+    rows = selectors.data_asset_names(workspace=access.workspace, include_archived=include_archived, search=search)
+    template = "assets/data/list.html"
+    if request.htmx:
+        template += "#rows" if request.htmx.target == "data-rows" else "#table"
+    context = {"access": access, "rows": rows, "search": search, "include_archived": include_archived}
+    return render(request, template, context)
 
 
 def _create_form(source, access, data=None, files=None):
@@ -115,7 +123,7 @@ def data_latest(request, access, name):
 def _tab_context(asset, tab):
     if tab == "explore":
         try:
-            table = read_table(asset)
+            table = read_table(asset, as_written=True)
             return {"columns": list(map(str, table.frame.columns)), "rows": rows_of(table.frame), "table": table}
         except (TableUnavailable, DatastoreUnavailable, OSError) as exc:
             return {"unavailable": str(exc) or "The data cannot be read."}
@@ -128,7 +136,7 @@ def _tab_context(asset, tab):
     if tab == "files":
         files, truncated = selectors.data_asset_files(asset=asset)
         return {"files": files, "files_truncated": truncated}
-    return {"edit_form": DataEditForm(initial={"description": asset.description, "tags": tags_text(asset.tags)})}
+    return {"edit_form": DataEditForm(initial={"description": asset.description, "tags": asset.tags})}
 
 
 @workspace_view(**READ)
@@ -156,29 +164,13 @@ def data_edit(request, access, name, version):
     asset = _asset_or_404(access, name, version)
     form = DataEditForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(f"{field}: {errors[0]}" for field, errors in form.errors.items()))
+        messages.error(request, errors_text(form))
         return redirect(_tab_url(asset))
     try:
         services.data_asset_update(asset=asset, **form.cleaned_data)
         messages.success(request, "Saved the description and tags.")
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
-    return redirect(_tab_url(asset))
-
-
-@workspace_view(**READ)
-@require_POST
-def data_archive(request, access, name, version):
-    asset = services.data_asset_archive(asset=_asset_or_404(access, name, version))
-    messages.success(request, f"Archived {asset.name}:{asset.version}; it is hidden from lists and from @latest.")
-    return redirect(_tab_url(asset))
-
-
-@workspace_view(**READ)
-@require_POST
-def data_restore(request, access, name, version):
-    asset = services.data_asset_restore(asset=_asset_or_404(access, name, version))
-    messages.success(request, f"Restored {asset.name}:{asset.version}.")
     return redirect(_tab_url(asset))
 
 

@@ -5,9 +5,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from assets.models import BuildStatus
-from workspaces.access import WorkspaceAPIView
-from workspaces.roles import Perm
+from assets.models import BuildStatus, Environment
+from assets.versioning_views import ArchiveApi, AssetApi
 
 from . import envbuild, selectors, services
 from .serializers import (
@@ -27,15 +26,9 @@ def _flag(request, name: str) -> bool:
     return request.query_params.get(name, "").lower() in ("1", "true", "yes")
 
 
-class _EnvironmentApi(WorkspaceAPIView):
-    read_permission = Perm.DATA_READ
-    write_permission = Perm.DATA_WRITE
-
-    def get_environment(self, name, version):
-        environment = selectors.environment_get(workspace=self.access.workspace, name=name, version=version)
-        if environment is None:
-            raise Http404(f"No environment {name}:{version} in {self.access.workspace.name}.")
-        return environment
+class _EnvironmentApi(AssetApi):
+    what = "environment"
+    find = staticmethod(selectors.environment_get)
 
 
 class EnvironmentListApi(_EnvironmentApi):
@@ -94,37 +87,28 @@ class EnvironmentVersionListApi(_EnvironmentApi):
 class EnvironmentVersionApi(_EnvironmentApi):
     @extend_schema(responses=EnvironmentSerializer)
     def get(self, request, workspace, name, version):
-        return Response(EnvironmentSerializer(self.get_environment(name, version)).data)
+        return Response(EnvironmentSerializer(self.get_asset(name, version)).data)
 
     @extend_schema(request=EnvironmentUpdateSerializer, responses=EnvironmentSerializer)
     def patch(self, request, workspace, name, version):
         """Change the description or the tags (the packages of a version never change)."""
-        environment = self.get_environment(name, version)
+        environment = self.get_asset(name, version)
         serializer = EnvironmentUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.environment_update(environment=environment, **serializer.validated_data)
         return Response(EnvironmentSerializer(environment).data)
 
 
-class EnvironmentArchiveApi(_EnvironmentApi):
-    @extend_schema(request=None, responses=EnvironmentSerializer)
-    def post(self, request, workspace, name, version):
-        environment = services.environment_archive(environment=self.get_environment(name, version))
-        return Response(EnvironmentSerializer(environment).data)
-
-
-class EnvironmentRestoreApi(_EnvironmentApi):
-    @extend_schema(request=None, responses=EnvironmentSerializer)
-    def post(self, request, workspace, name, version):
-        environment = services.environment_restore(environment=self.get_environment(name, version))
-        return Response(EnvironmentSerializer(environment).data)
+class EnvironmentArchiveApi(ArchiveApi, _EnvironmentApi):
+    model = Environment
+    serializer_class = EnvironmentSerializer
 
 
 class EnvironmentBuildApi(_EnvironmentApi):
     @extend_schema(request=None, responses={202: EnvironmentSerializer})
     def post(self, request, workspace, name, version):
         """Build the environment's image if it never was, or again if its build Failed."""
-        environment = self.get_environment(name, version)
+        environment = self.get_asset(name, version)
         services.environment_build_start(environment=environment)
         return Response(EnvironmentSerializer(environment).data, status=status.HTTP_202_ACCEPTED)
 
@@ -133,7 +117,7 @@ class EnvironmentBuildLogApi(_EnvironmentApi):
     @extend_schema(parameters=[OFFSET], responses=BuildLogSerializer)
     def get(self, request, workspace, name, version):
         """The build log from `offset` on (at most 1 MB of whole lines); poll with `next_offset` to follow."""
-        environment = self.get_environment(name, version)
+        environment = self.get_asset(name, version)
         build = environment.build
         if build is None:
             raise Http404(f"Environment {name}:{version} has not been built.")

@@ -42,7 +42,7 @@ from django.conf import settings
 
 from core import sandbox
 
-from .specs import STUDIO_PYTHON, ResolvedSpec
+from .packages import STUDIO_PYTHON, ResolvedSpec
 
 DEFAULT_TIMEOUT = 30 * 60  # seconds for one uv command
 _NOT_FOUND = re.compile(r"\b([A-Za-z0-9][A-Za-z0-9._-]*) was not found in the package registry")

@@ -1,9 +1,11 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from assets.yaml_errors import MAX_YAML_BYTES
+from core.forms import TagsField
+
+from .packages import STUDIO_PYTHON
 from .services import DEFAULT_IMAGE
-from .specs import STUDIO_PYTHON
-from .yaml_spec import MAX_YAML_BYTES
 
 SOURCES = [
     ("conda", "Conda file"),
@@ -22,23 +24,6 @@ dependencies:
 """
 
 
-def parse_tags(text: str) -> dict:
-    """'team=fraud' per line (or 'team: fraud') -> {"team": "fraud"}."""
-    tags, errors = {}, []
-    for number, line in enumerate((text or "").splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        key, sep, value = line.partition("=") if "=" in line else line.partition(":")
-        if not sep or not key.strip():
-            errors.append(f"line {number}: write tags as name=value.")
-            continue
-        tags[key.strip()] = value.strip()
-    if errors:
-        raise ValidationError(errors)
-    return tags
-
-
 def _read_upload(upload, field: str) -> str:
     if upload.size > MAX_YAML_BYTES:
         raise ValidationError({field: f"The file is larger than {MAX_YAML_BYTES // 1024} KB."})
@@ -55,11 +40,7 @@ class EnvironmentForm(forms.Form):
     description = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Markdown is supported."
     )
-    tags = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "team=fraud"}),
-        help_text="One name=value per line.",
-    )
+    tags = TagsField()
     image = forms.CharField(
         max_length=500,
         initial=DEFAULT_IMAGE,
@@ -94,12 +75,6 @@ class EnvironmentForm(forms.Form):
         label="Conda file named by the YAML",
         help_text="Needed when the YAML's conda_file names a file.",
     )
-
-    def clean_tags(self):
-        try:
-            return parse_tags(self.cleaned_data.get("tags", ""))
-        except ValidationError as exc:
-            raise ValidationError(exc.messages)
 
     def clean(self):
         data = super().clean()

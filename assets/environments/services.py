@@ -1,5 +1,5 @@
 """Writes for environments: create (from fields, a conda file, pip requirements or Azure ML YAML),
-build and rebuild, describe, tag, archive and restore.
+build and rebuild, describe, tag (archive and restore: assets/versioning.py).
 
 An environment's spec resolves to a Python version plus pip requirements; its hash names one
 EnvironmentBuild (one virtualenv in the registry), shared by every environment with the same spec.
@@ -18,8 +18,8 @@ from assets.versioning import create_version
 from workspaces.models import Workspace
 
 from . import envbuild
-from .specs import ResolvedSpec, load_conda_yaml, resolve_conda, resolve_pip
-from .yaml_spec import parse_environment_yaml
+from .packages import ResolvedSpec, load_conda_yaml, resolve_conda, resolve_pip
+from .spec import parse_environment_yaml
 
 DEFAULT_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 # A build still "Building" this long after it started lost its worker; it may be started again.
@@ -178,7 +178,7 @@ def environment_build_start(*, environment: Environment) -> EnvironmentBuild:
 
 
 def environment_update(*, environment: Environment, description: str | None = None, tags: dict | None = None):
-    _check_not_curated(environment)
+    environment.check_changeable()
     if tags is not None:
         tags = {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else tags
         _validate_fields(name="", image="", tags=tags)
@@ -186,23 +186,4 @@ def environment_update(*, environment: Environment, description: str | None = No
     if description is not None:
         environment.description = description
     environment.save(update_fields=["tags", "description"])
-    return environment
-
-
-def _check_not_curated(environment: Environment) -> None:
-    if environment.is_curated:
-        raise ValidationError({"name": "Curated environments ship with the studio and cannot be changed."})
-
-
-def environment_archive(*, environment: Environment) -> Environment:
-    _check_not_curated(environment)
-    environment.is_archived = True
-    environment.save(update_fields=["is_archived"])
-    return environment
-
-
-def environment_restore(*, environment: Environment) -> Environment:
-    _check_not_curated(environment)
-    environment.is_archived = False
-    environment.save(update_fields=["is_archived"])
     return environment

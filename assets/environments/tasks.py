@@ -6,7 +6,7 @@ from django.utils import timezone
 from assets.models import BuildStatus, EnvironmentBuild
 
 from . import envbuild
-from .specs import ResolvedSpec
+from .packages import ResolvedSpec
 
 
 @shared_task(ignore_result=True, acks_late=True)

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from assets.versioning_views import archive_paths
+
 from . import views
 
 urlpatterns = [
@@ -7,8 +9,7 @@ urlpatterns = [
     path("new/", views.environment_create, name="environment_create"),
     path("<str:name>/<str:version>/", views.environment_detail, name="environment_detail"),
     path("<str:name>/<str:version>/build", views.environment_build, name="environment_build"),
-    path("<str:name>/<str:version>/archive", views.environment_archive, name="environment_archive"),
-    path("<str:name>/<str:version>/restore", views.environment_restore, name="environment_restore"),
+    *archive_paths(views.environment_archive, name="environment"),
     path("<str:name>/<str:version>/build-log", views.environment_build_log, name="environment_build_log"),
     path(
         "<str:name>/<str:version>/build-log/events",

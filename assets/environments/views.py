@@ -2,11 +2,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from assets.models import BuildStatus, Environment, EnvironmentBuild
 from assets.versioning import DuplicateVersion
+from assets.versioning_views import archive_view
 from core.forms import add_errors
 from core.streams import ProducerState, async_guard, file_event_stream
 from workspaces.access import workspace_view
@@ -16,7 +18,7 @@ from workspaces.selectors import still_allowed
 
 from . import envbuild, selectors, services
 from .forms import EnvironmentForm
-from .specs import STUDIO_PYTHON
+from .packages import STUDIO_PYTHON
 
 TABS = ("overview", "log", "versions")
 FINISHED = (BuildStatus.SUCCEEDED, BuildStatus.FAILED)
@@ -125,37 +127,17 @@ def environment_build(request, access, name, version):
     return redirect_to_tab(access, environment, "log")
 
 
-def _set_archived(request, access, name, version, *, archived: bool):
-    environment = _environment_or_404(access, name, version)
-    try:
-        if archived:
-            services.environment_archive(environment=environment)
-        else:
-            services.environment_restore(environment=environment)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        done = "Archived" if archived else "Restored"
-        messages.success(request, f"{done} {environment.name}:{environment.version}.")
-    return redirect_to_tab(access, environment, "overview")
-
-
-@workspace_view(read=Perm.DATA_WRITE, write=Perm.DATA_WRITE)
-@require_POST
-def environment_archive(request, access, name, version):
-    return _set_archived(request, access, name, version, archived=True)
-
-
-@workspace_view(read=Perm.DATA_WRITE, write=Perm.DATA_WRITE)
-@require_POST
-def environment_restore(request, access, name, version):
-    return _set_archived(request, access, name, version, archived=False)
+def tab_url(access, environment, tab: str = "overview") -> str:
+    return reverse("environment_detail", args=[access.workspace.name, environment.name, environment.version]) + (
+        f"?tab={tab}"
+    )
 
 
 def redirect_to_tab(access, environment, tab: str) -> HttpResponse:
-    response = redirect("environment_detail", access.workspace.name, environment.name, environment.version)
-    response["Location"] += f"?tab={tab}"
-    return response
+    return redirect(tab_url(access, environment, tab))
+
+
+environment_archive = archive_view(get_asset=_environment_or_404, detail_url=tab_url)
 
 
 @workspace_view(read=Perm.DATA_READ)

@@ -7,6 +7,9 @@ from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from assets.models import Model
+from assets.versioning_views import ArchiveApi, AssetApi
+from assets.yaml_errors import MAX_YAML_BYTES
 from core.json_bodies import JSONParser
 from workspaces.access import WorkspaceAPIView
 from workspaces.roles import Perm
@@ -19,7 +22,6 @@ from .serializers import (
     ModelSerializer,
     ModelUpdateSerializer,
 )
-from .spec import MAX_YAML_BYTES
 
 PATH_PARAM = OpenApiParameter("path", str, description="A path inside the model's folder, e.g. `MLmodel`.")
 CREATE_BODY = {
@@ -140,15 +142,9 @@ class ModelListApi(WorkspaceAPIView):
         return Response(ModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
-class _ModelApi(WorkspaceAPIView):
-    read_permission = Perm.DATA_READ
-    write_permission = Perm.DATA_WRITE
-
-    def get_model(self, name, version):
-        model = selectors.model_get(workspace=self.access.workspace, name=name, version=version)
-        if model is None:
-            raise Http404(f"No model {name}:{version} in {self.access.workspace.name}.")
-        return model
+class _ModelApi(AssetApi):
+    what = "model"
+    find = staticmethod(selectors.model_get)
 
 
 class ModelVersionListApi(_ModelApi):
@@ -165,30 +161,19 @@ class ModelDetailApi(_ModelApi):
 
     @extend_schema(responses=ModelSerializer)
     def get(self, request, workspace, name, version):
-        return Response(ModelSerializer(self.get_model(name, version)).data)
+        return Response(ModelSerializer(self.get_asset(name, version)).data)
 
     @extend_schema(request=ModelUpdateSerializer, responses=ModelSerializer)
     def patch(self, request, workspace, name, version):
         serializer = ModelUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        model = services.model_update(model=self.get_model(name, version), **serializer.validated_data)
+        model = services.model_update(model=self.get_asset(name, version), **serializer.validated_data)
         return Response(ModelSerializer(model).data)
 
 
-class ModelArchiveApi(_ModelApi):
-    read_permission = None
-
-    @extend_schema(request=None, responses=ModelSerializer)
-    def post(self, request, workspace, name, version):
-        return Response(ModelSerializer(services.model_archive(model=self.get_model(name, version))).data)
-
-
-class ModelRestoreApi(_ModelApi):
-    read_permission = None
-
-    @extend_schema(request=None, responses=ModelSerializer)
-    def post(self, request, workspace, name, version):
-        return Response(ModelSerializer(services.model_restore(model=self.get_model(name, version))).data)
+class ModelArchiveApi(ArchiveApi, _ModelApi):
+    model = Model
+    serializer_class = ModelSerializer
 
 
 class ModelFilesApi(_ModelApi):
@@ -196,7 +181,7 @@ class ModelFilesApi(_ModelApi):
 
     @extend_schema(parameters=[PATH_PARAM], responses=ModelFileSerializer(many=True))
     def get(self, request, workspace, name, version):
-        entries = model_files(self.get_model(name, version)).entries(request.query_params.get("path", ""))
+        entries = model_files(self.get_asset(name, version)).entries(request.query_params.get("path", ""))
         return Response(ModelFileSerializer([e.__dict__ for e in entries], many=True).data)
 
 
@@ -207,4 +192,4 @@ class ModelFileContentApi(_ModelApi):
 
     @extend_schema(parameters=[PATH_PARAM], responses={(200, "application/octet-stream"): bytes})
     def get(self, request, workspace, name, version):
-        return model_files(self.get_model(name, version)).download(request.query_params.get("path", ""))
+        return model_files(self.get_asset(name, version)).download(request.query_params.get("path", ""))

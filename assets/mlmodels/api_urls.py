@@ -1,13 +1,14 @@
 from django.urls import path
 
+from assets.versioning_views import archive_api_paths
+
 from . import api
 
 urlpatterns = [
     path("models", api.ModelListApi.as_view(), name="api_models"),
     path("models/<str:name>/versions", api.ModelVersionListApi.as_view(), name="api_model_versions"),
     path("models/<str:name>/versions/<str:version>", api.ModelDetailApi.as_view(), name="api_model"),
-    path("models/<str:name>/versions/<str:version>/archive", api.ModelArchiveApi.as_view(), name="api_model_archive"),
-    path("models/<str:name>/versions/<str:version>/restore", api.ModelRestoreApi.as_view(), name="api_model_restore"),
+    *archive_api_paths(api.ModelArchiveApi, prefix="models", name="api_model"),
     path("models/<str:name>/versions/<str:version>/files", api.ModelFilesApi.as_view(), name="api_model_files"),
     path(
         "models/<str:name>/versions/<str:version>/files/content",

@@ -1,26 +1,7 @@
 from django import forms
-from django.core.exceptions import ValidationError
 
 from assets.models import ModelType
-
-TAGS_HELP = "One per line: key=value."
-
-
-def parse_key_values(text: str, *, field: str = "tags") -> dict:
-    """'team=risk\\nstage: dev' -> {"team": "risk", "stage": "dev"}."""
-    result = {}
-    for number, line in enumerate((text or "").splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        sep = "=" if "=" in line else (":" if ":" in line else None)
-        if sep is None:
-            raise ValidationError({field: f"Line {number}: write key=value (got {line[:60]!r})."})
-        key, value = (part.strip() for part in line.split(sep, 1))
-        if not key:
-            raise ValidationError({field: f"Line {number}: the key is empty."})
-        result[key] = value
-    return result
+from core.forms import TagsField
 
 
 class _ModelFieldsForm(forms.Form):
@@ -30,20 +11,8 @@ class _ModelFieldsForm(forms.Form):
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="Markdown is supported."
     )
-    tags = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text=TAGS_HELP)
-    properties = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text=TAGS_HELP)
-
-    def clean_tags(self):
-        try:
-            return parse_key_values(self.cleaned_data["tags"], field="tags")
-        except ValidationError as exc:
-            raise ValidationError(exc.message_dict["tags"])
-
-    def clean_properties(self):
-        try:
-            return parse_key_values(self.cleaned_data["properties"], field="properties")
-        except ValidationError as exc:
-            raise ValidationError(exc.message_dict["properties"])
+    tags = TagsField()
+    properties = TagsField()
 
 
 class ModelUploadForm(_ModelFieldsForm):
@@ -72,10 +41,4 @@ class ModelYamlForm(forms.Form):
 
 class ModelEditForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False)
-    tags = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text=TAGS_HELP)
-
-    def clean_tags(self):
-        try:
-            return parse_key_values(self.cleaned_data["tags"], field="tags")
-        except ValidationError as exc:
-            raise ValidationError(exc.message_dict["tags"])
+    tags = TagsField(rows=3)

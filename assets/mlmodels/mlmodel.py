@@ -22,9 +22,8 @@ from dataclasses import dataclass
 import yaml
 from django.core.exceptions import ValidationError
 
+from assets.yaml_errors import compose
 from workspaces.paths import clean_path, join
-
-from .spec import compose_bounded
 
 MLMODEL = "MLmodel"
 MAX_MLMODEL_BYTES = 1024 * 1024
@@ -90,7 +89,7 @@ def read_mlmodel(read: Reader, *, model_type_field: str = "path") -> MlflowModel
         raise _fail(f"The MLmodel file is larger than {MAX_MLMODEL_BYTES // 1024} KB.", field)
     try:
         text = content.decode("utf-8")
-        compose_bounded(text, field=field)  # no alias bombs, no runaway nesting
+        compose(text, field=field)  # no alias bombs, no runaway nesting
         data = yaml.safe_load(text)
     except UnicodeDecodeError as exc:
         raise _fail(f"The MLmodel file is not UTF-8 text: {exc}", field)

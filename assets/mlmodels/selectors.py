@@ -1,8 +1,7 @@
 """Reads of models, always inside one workspace."""
 
-from django.db.models import Count, OuterRef, Q, Subquery
-
 from assets.models import Model
+from assets.versioning import latest, newest_of_each, search_filter
 from workspaces.models import Workspace
 
 
@@ -15,7 +14,7 @@ def model_list(
 ):
     """The newest version of each model (as Azure ML's list), or every version of `name`.
 
-    Archived versions are left out unless asked for; `search` matches names and tag values."""
+    Archived versions are left out unless asked for; `search` matches names, descriptions and tags."""
     queryset = _base(workspace)
     if archived_only:
         queryset = queryset.filter(is_archived=True)
@@ -24,13 +23,11 @@ def model_list(
     if name:
         return queryset.filter(name=name).order_by("-created_at", "-pk")
     if search:
-        queryset = queryset.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    newest = queryset.filter(name=OuterRef("name")).order_by("-created_at", "-pk").values("pk")[:1]
-    counts = Model.objects.filter(workspace=workspace, name=OuterRef("name"))
+        queryset = queryset.filter(search_filter(search))
+    counted = Model.objects.filter(workspace=workspace)
     if not include_archived and not archived_only:
-        counts = counts.filter(is_archived=False)
-    counts = counts.order_by().values("name").annotate(n=Count("pk")).values("n")
-    return queryset.filter(pk=Subquery(newest)).annotate(version_count=Subquery(counts)).order_by("name")
+        counted = counted.filter(is_archived=False)
+    return newest_of_each(queryset, counted=counted)
 
 
 def model_get(*, workspace: Workspace, name: str, version: str) -> Model | None:
@@ -43,7 +40,7 @@ def model_versions(*, workspace: Workspace, name: str):
 
 
 def model_latest(*, workspace: Workspace, name: str) -> Model | None:
-    return _base(workspace).filter(name=name, is_archived=False).order_by("-created_at", "-pk").first()
+    return latest(_base(workspace).filter(name=name))
 
 
 def models_of_job(*, workspace: Workspace, job_name: str):

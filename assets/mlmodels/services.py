@@ -1,5 +1,5 @@
 """Every write to models: register a version (from uploaded files, a datastore path or a model YAML),
-edit its description and tags, archive and restore it.
+edit its description and tags (archive and restore: assets/versioning.py).
 
 A registered model points at a file or folder in a datastore. Uploaded files go to the workspace's
 default datastore under a generated folder, `LocalUpload/<32 hex>/<file or folder name>`, as Azure
@@ -369,19 +369,6 @@ def model_update(*, model: Model, description: str | None = None, tags: dict | N
         changed.append("tags")
     if changed:
         model.save(update_fields=[*changed, "updated_at"])
-    return model
-
-
-def model_archive(*, model: Model) -> Model:
-    """Hidden from lists and from @latest; still usable by its exact version."""
-    Model.objects.filter(pk=model.pk).update(is_archived=True)
-    model.is_archived = True
-    return model
-
-
-def model_restore(*, model: Model) -> Model:
-    Model.objects.filter(pk=model.pk).update(is_archived=False)
-    model.is_archived = False
     return model
 
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 import yaml
 from django.core.exceptions import ValidationError
 
-from assets.yaml_errors import compose, line_of, loader_error
+from assets.yaml_errors import compose_spec, line_of, loader_error, with_lines
 
 SCHEMA_URL = "https://azuremlschemas.azureedge.net/latest/model.schema.json"
-MAX_YAML_BYTES = 256 * 1024
 
 
 @dataclass
@@ -48,23 +47,6 @@ def is_local_path(path: str) -> bool:
     return bool(path) and "://" not in path and not path.startswith(("azureml:", "runs:", "models:"))
 
 
-def with_lines(exc: ValidationError, node) -> ValidationError:
-    if node is None or not hasattr(exc, "error_dict"):
-        return exc
-    errors = {}
-    for key, messages in exc.message_dict.items():
-        path = [p for p in key.split(".") if p]
-        if path and path[0] in {k.value for k, _ in node.value}:
-            line = line_of(node, path)
-            messages = [m if "(line " in m else f"{m.rstrip('.')} (line {line})." for m in messages]
-        errors[key] = messages
-    return exc.__class__(errors) if exc.__class__ is ValidationError else ValidationError(errors)
-
-
-# The bounded composer lives in assets/yaml_errors.py for every kind of YAML.
-compose_bounded = compose
-
-
 def _text(value) -> str:
     return "" if value is None else str(value)
 
@@ -75,9 +57,7 @@ def _string_map(value) -> dict:
 
 def parse_model_yaml(text: str, *, field_name: str = "yaml") -> ModelYaml:
     """Validate `text` as an Azure ML model spec; errors name the field and its line."""
-    if len(text.encode()) > MAX_YAML_BYTES:
-        raise ValidationError({field_name: f"The YAML is larger than {MAX_YAML_BYTES // 1024} KB."})
-    node = compose_bounded(text, field=field_name)
+    node = compose_spec(text, field=field_name)
     from azure.ai.ml import load_model  # slow to import; only needed here
 
     try:

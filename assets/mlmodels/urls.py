@@ -1,5 +1,7 @@
 from django.urls import path
 
+from assets.versioning_views import archive_paths
+
 from . import views
 
 urlpatterns = [
@@ -12,6 +14,5 @@ urlpatterns = [
     path("<str:name>/<str:version>/artifacts/file", views.model_file, name="model_file"),
     path("<str:name>/<str:version>/download", views.model_file_download, name="model_download"),
     path("<str:name>/<str:version>/edit", views.model_edit, name="model_edit"),
-    path("<str:name>/<str:version>/archive", views.model_archive, name="model_archive"),
-    path("<str:name>/<str:version>/restore", views.model_archive, {"restore": True}, name="model_restore"),
+    *archive_paths(views.model_archive, name="model"),
 ]

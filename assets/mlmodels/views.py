@@ -8,8 +8,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from assets.versioning_views import archive_view, list_filters
+from assets.yaml_errors import MAX_YAML_BYTES
 from core.api_errors import error_json
-from core.forms import add_errors
+from core.forms import add_errors, errors_text
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
 from workspaces.selectors import datastores_for_workspace
@@ -18,7 +20,6 @@ from . import selectors, services
 from .files import model_files
 from .forms import ModelDatastoreForm, ModelEditForm, ModelUploadForm, ModelYamlForm
 from .mlmodel import flavor_rows, signature_table
-from .spec import MAX_YAML_BYTES
 
 SOURCES = {"local": "From local files", "datastore": "From datastore", "yaml": "From YAML"}
 
@@ -30,14 +31,19 @@ def _model_or_404(access, name, version):
     return model
 
 
+model_archive = archive_view(
+    get_asset=_model_or_404,
+    detail_url=lambda access, model: reverse("model_detail", args=[access.workspace.name, model.name, model.version]),
+)
+
+
 def form_errors(form) -> ValidationError:
     return ValidationError({(f if f != "__all__" else "form"): list(errors) for f, errors in form.errors.items()})
 
 
 @workspace_view(read=Perm.DATA_READ)
 def model_list(request, access):
-    include_archived = request.GET.get("archived") == "1"
-    search = request.GET.get("q", "").strip()[:200]
+    search, include_archived = list_filters(request)
     models = selectors.model_list(workspace=access.workspace, search=search, include_archived=include_archived)
     context = {"access": access, "models": models, "search": search, "include_archived": include_archived}
     template = "assets/models/list.html#table" if request.htmx else "assets/models/list.html"
@@ -144,9 +150,7 @@ def model_detail(request, access, name, version, tab="details"):
             inputs=signature_table(model.signature.get("inputs")),
             outputs=signature_table(model.signature.get("outputs")),
             params=signature_table(model.signature.get("params")),
-            edit_form=ModelEditForm(
-                initial={"description": model.description, "tags": "\n".join(f"{k}={v}" for k, v in model.tags.items())}
-            ),
+            edit_form=ModelEditForm(initial={"description": model.description, "tags": model.tags}),
         )
     else:
         path = request.GET.get("path", "")
@@ -195,25 +199,10 @@ def model_edit(request, access, name, version):
     form = ModelEditForm(request.POST)
     try:
         if not form.is_valid():
-            raise ValidationError(form.errors.as_text())
+            raise ValidationError(errors_text(form))
         services.model_update(model=model, **form.cleaned_data)
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
     else:
         messages.success(request, "Saved the description and tags.")
-    return redirect("model_detail", workspace=access.workspace.name, name=name, version=version)
-
-
-@workspace_view(read=Perm.DATA_WRITE, write=Perm.DATA_WRITE)
-@require_POST
-def model_archive(request, access, name, version, restore=False):
-    model = _model_or_404(access, name, version)
-    if restore:
-        services.model_restore(model=model)
-        messages.success(request, f"Restored {model.name}:{model.version}.")
-    else:
-        services.model_archive(model=model)
-        messages.success(
-            request, f"Archived {model.name}:{model.version}. It no longer appears in lists or as @latest."
-        )
     return redirect("model_detail", workspace=access.workspace.name, name=name, version=version)

@@ -60,6 +60,14 @@
     }) || null;
   }
 
+  /* A field named by the studio, as the form labels it ("Model YAML", not "yaml"); a field the form
+     does not have (a YAML path such as inputs.lr.type) keeps its name. */
+  function fieldLabel(form, field) {
+    const box = fieldBox(form, field);
+    const label = box && box.querySelector("label");
+    return label ? label.textContent.replace(/\s*\*\s*$/, "").trim() : field;
+  }
+
   function showErrors(form, error) {
     const details = (error && error.details) || [];
     const box = form.querySelector("[data-errors]");
@@ -75,7 +83,7 @@
       .forEach(function (detail) {
         const item = document.createElement("li");
         item.setAttribute("data-field", detail.field || "");
-        item.textContent = (detail.field ? detail.field + ": " : "") + detail.message;
+        item.textContent = (detail.field ? fieldLabel(form, detail.field) + ": " : "") + detail.message;
         list.appendChild(item);
         const target = detail.field && fieldBox(form, detail.field);
         if (target) {
@@ -174,9 +182,8 @@
       }
       button.disabled = false;
       box.setAttribute("data-done", "error");
-      label.textContent = xhr.status === 413 ? "The upload is larger than the studio accepts."
-        : "Not registered (" + xhr.status + ").";
-      showErrors(form, body.error || { message: "The studio answered " + xhr.status + "." });
+      label.textContent = xhr.status === 413 ? "The upload is larger than the studio accepts." : "Not registered.";
+      showErrors(form, body.error || { message: "The studio could not register it. Try again." });
     });
     xhr.addEventListener("error", function () {
       button.disabled = false;

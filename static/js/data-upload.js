@@ -35,7 +35,7 @@
 
   class ApiError extends Error {
     constructor(status, body) {
-      super((body && body.error && body.error.message) || ("The studio answered " + status + "."));
+      super((body && body.error && body.error.message) || "The studio could not take this request. Try again.");
       this.status = status;
       this.body = body || {};
     }
@@ -159,14 +159,22 @@
     });
   }
 
+  /* One name=value (or name: value) per line, as the studio's forms read them (core/forms.py). */
   function tags(text) {
     const out = {};
-    (text || "").split(/[,\n]/).forEach(function (item) {
-      if (!item.trim()) return;
-      const at = item.indexOf("=");
-      const key = (at < 0 ? item : item.slice(0, at)).trim();
-      out[key] = at < 0 ? "" : item.slice(at + 1).trim();
+    const errors = [];
+    (text || "").split("\n").forEach(function (raw, index) {
+      const line = raw.trim();
+      if (!line) return;
+      const cuts = [line.indexOf("="), line.indexOf(":")].filter(function (i) { return i >= 0; });
+      const cut = cuts.length ? Math.min.apply(null, cuts) : -1;
+      const key = cut < 0 ? "" : line.slice(0, cut).trim();
+      if (!key) { errors.push("Line " + (index + 1) + ": write tags as name=value."); return; }
+      out[key] = line.slice(cut + 1).trim();
     });
+    if (errors.length) {
+      throw new ApiError(400, { error: { message: errors.join(" "), details: errors.map(function (m) { return { field: "tags", message: m }; }) } });
+    }
     return out;
   }
 
@@ -197,6 +205,7 @@
     const total = picked.reduce(function (sum, item) { return sum + item.file.size; }, 0);
     let before = 0;
     try {
+      const assetTags = tags(form.querySelector("[name=tags]").value);
       const uploads = [];
       for (const item of picked) {
         const id = await uploadFile(item, function (bytes) { progress(before + bytes, total); });
@@ -210,7 +219,7 @@
         version: form.querySelector("[name=version]").value.trim() || null,
         type: form.querySelector("[name=type]").value,
         description: form.querySelector("[name=description]").value,
-        tags: tags(form.querySelector("[name=tags]").value),
+        tags: assetTags,
         uploads: uploads,
       });
       box.setAttribute("data-done", "ok");

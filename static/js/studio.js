@@ -114,7 +114,8 @@
         refreshListing();
       } else {
         box.setAttribute("data-done", "error");
-        label.textContent = (body.error && body.error.message) || ("Upload failed (" + xhr.status + ")");
+        label.textContent = (body.error && body.error.message)
+          || (xhr.status === 413 ? "The upload is larger than the studio accepts." : "Upload failed. Try again.");
       }
     });
     xhr.addEventListener("error", function () {

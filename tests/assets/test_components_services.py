@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from assets.components import services
 from assets.components.command import command_tokens
 from assets.models import Component, Environment
-from assets.versioning import DuplicateVersion
+from assets.versioning import DuplicateVersion, asset_set_archived
 from workspaces.storage import datastore_storage
 
 pytestmark = pytest.mark.django_db
@@ -257,8 +257,8 @@ def test_archive_and_restore(workspace, owner, environment):
     from assets.references import resolve
 
     component = create(workspace, owner)
-    services.component_archive(component=component)
+    asset_set_archived(asset=component, archived=True)
     with pytest.raises(ValidationError):
         resolve(workspace=workspace, kind="components", ref="train_model@latest")
-    services.component_restore(component=component)
+    asset_set_archived(asset=component, archived=False)
     assert resolve(workspace=workspace, kind="components", ref="train_model@latest") == component

@@ -8,7 +8,7 @@ from assets.data import selectors, services, uploads
 from assets.data.services import DataAssetSpec, UploadedFile
 from assets.models import DataAsset, UploadSession
 from assets.references import resolve
-from assets.versioning import DuplicateVersion
+from assets.versioning import DuplicateVersion, asset_set_archived
 
 from .data_support import CSV, _fast_password_hashing, blob_root, put_file, staged_upload, stored_files  # noqa: F401
 
@@ -211,12 +211,12 @@ def test_latest_skips_archived_versions_and_lists_hide_them_unless_asked(workspa
     put_file(workspace, "a.csv", CSV)
     first, second = (create(workspace, owner, name="d", type="uri_file", path="a.csv") for _ in range(2))
     assert resolve(workspace=workspace, kind="data", ref="azureml:d@latest") == second
-    services.data_asset_archive(asset=second)
+    asset_set_archived(asset=second, archived=True)
     assert resolve(workspace=workspace, kind="data", ref="azureml:d@latest") == first
     assert selectors.data_asset_latest(workspace=workspace, name="d") == first
     assert list(selectors.data_assets(workspace=workspace)) == [first]
     assert set(selectors.data_assets(workspace=workspace, include_archived=True)) == {first, second}
-    services.data_asset_restore(asset=second)
+    asset_set_archived(asset=second, archived=False)
     assert selectors.data_asset_latest(workspace=workspace, name="d") == second
 
 

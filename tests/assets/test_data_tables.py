@@ -32,7 +32,23 @@ def test_a_csv_file_shows_its_first_rows_with_missing_values_as_none(workspace, 
     put_file(workspace, "iris.csv", CSV)
     table = read_table(register(workspace, owner, "iris.csv"))
     assert list(table.frame.columns) == ["id", "species", "length", "width"]
-    assert rows_of(table.frame)[1] == ["2", "versicolor", "7", None]
+    assert rows_of(table.frame)[1] == ["2", "versicolor", "7.0", None]
+
+
+def test_explore_shows_csv_cells_as_written(workspace, owner):
+    put_file(workspace, "w.csv", b"id,x,code\n1,3.0,007\n2,5.10,\n")
+    table = read_table(register(workspace, owner, "w.csv"), as_written=True)
+    assert rows_of(table.frame) == [["1", "3.0", "007"], ["2", "5.10", None]]
+
+
+def test_parquet_floats_keep_a_decimal_point_and_integers_with_nulls_stay_integers(workspace, owner):
+    frame = pd.DataFrame({"f": [3.0, 0.5, None], "i": pd.array([3, None, 5], dtype="Int64")})
+    put_file(workspace, "n.parquet", parquet_bytes(frame))
+    assert rows_of(read_table(register(workspace, owner, "n.parquet")).frame) == [
+        ["3.0", "3"],
+        ["0.5", None],
+        [None, "5"],
+    ]
 
 
 def test_only_the_first_hundred_rows_are_read(workspace, owner):
@@ -154,7 +170,16 @@ def test_profile_per_column():
     frame = pd.DataFrame({"n": [1, 2, 2, None], "s": ["a", "b", None, "b"], "f": [True, False, True, True]})
     columns = {c.name: c for c in profile(frame)}
     n = columns["n"]
-    assert (n.type, n.count, n.missing, n.distinct, n.min, n.max, n.mean) == ("Decimal", 3, 1, 2, "1", "2", "1.66667")
+    assert (n.type, n.count, n.missing, n.distinct, n.min, n.max, n.mean) == (
+        "Decimal",
+        3,
+        1,
+        2,
+        "1.0",
+        "2.0",
+        "1.66667",
+    )
     s = columns["s"]
     assert (s.type, s.count, s.missing, s.distinct, s.min, s.mean) == ("String", 3, 1, 2, None, None)
+    assert [c.missing_percent for c in columns.values()] == ["25.0%", "25.0%", "0.0%"]
     assert (columns["f"].type, columns["f"].mean) == ("Boolean", "0.75")

@@ -1,12 +1,15 @@
 """The Data pages: list with the archived toggle, the create wizard's server-side sources, the
 detail tabs (Overview, Explore, Profile, Files) as full pages and as htmx fragments."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from assets.data import services
 from assets.data.services import DataAssetSpec
 from assets.models import DataAsset
+from assets.versioning import asset_set_archived
 
 from .data_support import CSV, _fast_password_hashing, put_file  # noqa: F401
 
@@ -44,6 +47,23 @@ def test_list_shows_one_row_per_name_with_its_latest_version(browser, iris, work
     assert "(2 versions)" in page and 'data-testid="create-data"' in page
 
 
+def test_list_search_keeps_the_query_in_the_url_and_htmx_gets_only_the_rows(browser, iris, workspace, owner):
+    services.data_asset_create(
+        workspace=workspace,
+        user=owner,
+        spec=DataAssetSpec(name="titanic", type="uri_file", path="raw/iris.csv", tags={"team": "kaggle"}),
+    )
+    page = browser.get(BASE, {"search": "kaggle"}).content.decode()
+    assert "titanic" in page and "/data/iris/1/" not in page
+    assert 'name="search" value="kaggle"' in page and 'hx-push-url="true"' in page
+    assert "search=kaggle&amp;archived=1" in page  # the archived toggle keeps the search
+    rows = browser.get(BASE, {"search": "uci"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="data-rows").content.decode()
+    assert rows.lstrip().startswith('<div id="data-rows">')
+    assert "/data/iris/1/" in rows and "titanic" not in rows and "<html" not in rows
+    none = browser.get(BASE, {"search": "nothing"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="data-rows")
+    assert "No data assets match" in none.content.decode()
+
+
 def test_list_queries_do_not_grow_with_the_number_of_assets(browser, workspace, owner, django_assert_max_num_queries):
     put_file(workspace, "a.csv", CSV)
     for i in range(15):
@@ -55,7 +75,7 @@ def test_list_queries_do_not_grow_with_the_number_of_assets(browser, workspace, 
 
 
 def test_archived_assets_are_hidden_until_the_toggle_and_the_toggle_is_a_fragment(browser, iris):
-    services.data_asset_archive(asset=iris)
+    asset_set_archived(asset=iris, archived=True)
     assert "iris" not in browser.get(BASE).content.decode().split('id="data-assets"')[1]
     fragment = browser.get(BASE + "?archived=1", HTTP_HX_REQUEST="true").content.decode()
     assert fragment.lstrip().startswith('<section class="card data-assets"')
@@ -83,7 +103,7 @@ def test_wizard_from_a_datastore_path(browser, workspace):
     put_file(workspace, "raw/a.csv", CSV)
     response = browser.post(
         BASE + "create/?source=datastore",
-        {"name": "a", "type": "uri_file", "datastore": "workspaceblobstore", "path": "raw/a.csv", "tags": "k=v, x=y"},
+        {"name": "a", "type": "uri_file", "datastore": "workspaceblobstore", "path": "raw/a.csv", "tags": "k=v\nx: y"},
     )
     assert response.status_code == 302
     assert response["Location"] == f"{BASE}a/1/"
@@ -149,6 +169,7 @@ def test_latest_redirects_to_the_newest_version(browser, iris):
 def test_explore_tab_shows_the_rows_and_as_htmx_only_the_panel(browser, iris):
     page = browser.get(f"{BASE}iris/1/explore/").content.decode()
     assert 'data-testid="explore-table"' in page and "versicolor" in page and "<html" in page
+    assert "<td>7.0</td>" in page and "<td>3.0</td>" in page  # as written in the CSV, not 7 and 3
     fragment = browser.get(
         f"{BASE}iris/1/explore/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="tab-panel"
     ).content.decode()
@@ -161,6 +182,8 @@ def test_profile_tab_shows_statistics_and_says_how_many_rows(browser, iris):
     assert 'data-testid="profile-table"' in page
     assert "over the first 4 rows (at most 10,000)" in page
     assert "Decimal" in page and "String" in page
+    # id, species: none missing; length, width: 1 of 4
+    assert re.findall(r'data-testid="missing-percent">([^<]+)<', page) == ["0.0%", "0.0%", "25.0%", "25.0%"]
 
 
 def test_files_tab_lists_the_files_with_downloads(browser, iris):
@@ -192,3 +215,11 @@ def test_explore_of_an_unreadable_file_says_why(browser, workspace, owner):
     )
     page = browser.get(f"{BASE}m/1/explore/").content.decode()
     assert "No preview" in page and "CSV, TSV, Parquet and JSON Lines" in page
+
+
+def test_a_bad_edit_names_the_field_by_its_label(browser, iris):
+    page = browser.post(f"{BASE}iris/1/edit", {"description": "x", "tags": "no separator"}, follow=True)
+    text = page.content.decode()
+    assert "Tags: Line 1: write tags as name=value" in text and "tags: " not in text
+    iris.refresh_from_db()
+    assert iris.description.startswith("# Iris")

@@ -7,11 +7,11 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from assets.environments import envbuild, services
-from assets.environments.specs import ResolvedSpec, resolve_pip
+from assets.environments.packages import ResolvedSpec, resolve_pip
 from assets.environments.tasks import build_environment
 from assets.models import BuildStatus, Environment, EnvironmentBuild
 from assets.references import resolve
-from assets.versioning import DuplicateVersion
+from assets.versioning import DuplicateVersion, asset_set_archived
 
 pytestmark = pytest.mark.django_db
 
@@ -115,14 +115,14 @@ def test_building_a_curated_environment_attaches_its_build(workspace, django_cap
 def test_curated_environments_cannot_be_archived(workspace):
     curated = Environment.objects.get(name="AzureML-minimal-py311", version="1")
     with pytest.raises(ValidationError, match="Curated"):
-        services.environment_archive(environment=curated)
+        asset_set_archived(asset=curated, archived=True)
 
 
 def test_archive_and_restore(workspace, owner):
     environment = create(workspace, owner, name="six-env", pip_requirements="six")
-    services.environment_archive(environment=environment)
+    asset_set_archived(asset=environment, archived=True)
     assert Environment.objects.get(pk=environment.pk).is_archived
-    services.environment_restore(environment=environment)
+    asset_set_archived(asset=environment, archived=False)
     assert not Environment.objects.get(pk=environment.pk).is_archived
 
 

@@ -78,6 +78,10 @@ def test_create_from_yaml_uploads_the_local_folder_and_reads_the_signature(cli, 
     assert ok(cli("model", "archive", "-n", name, "-v", "5"))["is_archived"] is True
     assert ok(cli("model", "show", "-n", name, "--label", "latest"))["version"] == "4"
     assert ok(cli("model", "restore", "-n", name, "-v", "5"))["is_archived"] is False
+    # Without --version: the whole model, every version.
+    assert [m["is_archived"] for m in ok(cli("model", "archive", "-n", name))] == [True, True]
+    assert ok(cli("model", "list", "--name", name)) == []
+    assert [m["is_archived"] for m in ok(cli("model", "restore", "-n", name))] == [False, False]
 
 
 def test_create_with_name_and_path_of_a_single_file(cli, tmp_path):

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from assets.mlmodels import services
 from assets.mlmodels.mlmodel import example_table, signature_rows
 from assets.models import Model
-from assets.versioning import DuplicateVersion
+from assets.versioning import DuplicateVersion, asset_set_archived
 from workspaces.storage import datastore_storage
 
 pytestmark = pytest.mark.django_db
@@ -371,10 +371,10 @@ def test_archive_hides_from_latest_and_restore_brings_back(workspace, owner):
         workspace=workspace, user=owner, fields=fields("m"), files=[("m.pkl", SimpleUploadedFile("m", b"2"))]
     )
     assert resolve(workspace=workspace, kind="models", ref="azureml:m@latest") == two
-    services.model_archive(model=two)
+    asset_set_archived(asset=two, archived=True)
     assert resolve(workspace=workspace, kind="models", ref="azureml:m@latest") == one
     assert resolve(workspace=workspace, kind="models", ref="azureml:m:2") == two  # still usable by version
-    services.model_restore(model=two)
+    asset_set_archived(asset=two, archived=False)
     assert resolve(workspace=workspace, kind="models", ref="azureml:m@latest") == two
 
 

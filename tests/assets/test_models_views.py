@@ -54,11 +54,20 @@ def test_list_shows_newest_version_type_and_tags(owner, workspace, browser_clien
 
 
 def test_list_search_with_htmx_returns_only_the_table(owner, workspace, browser_client, iris):
-    response = browser_client(owner).get(PAGES, {"q": "nothing"}, HTTP_HX_REQUEST="true")
+    response = browser_client(owner).get(PAGES, {"search": "nothing"}, HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="models-table">')
     assert "No models match" in html
     assert "<html" not in html
+
+
+def test_list_search_matches_tags_and_stays_in_the_url(owner, workspace, browser_client, iris):
+    client = browser_client(owner)
+    iris.tags = {"team": "flowers"}
+    iris.save()
+    html = client.get(PAGES, {"search": "FLOWERS"}).content.decode()
+    assert "/workspaces/team-ws/models/iris/" in html and 'name="search" value="FLOWERS"' in html
+    assert "No models match" in client.get(PAGES, {"search": "nothing"}).content.decode()
 
 
 def test_list_page_runs_a_fixed_number_of_queries(
@@ -273,3 +282,8 @@ def test_owner_edits_description_and_tags_on_the_detail_page(owner, workspace, b
     assert response.status_code == 302
     iris.refresh_from_db()
     assert (iris.description, iris.tags) == ("## Better", {"team": "roses", "stage": "prod"})
+
+
+def test_a_bad_edit_names_the_field_by_its_label(owner, workspace, browser_client, iris):
+    page = browser_client(owner).post(f"{PAGES}iris/1/edit", {"tags": "=x"}, follow=True).content.decode()
+    assert "Tags: Line 1: write tags as name=value" in page and "* tags" not in page

@@ -77,7 +77,7 @@ def test_the_api_docs_render_under_the_policy(watched):
 def test_htmx_fragments_and_the_workspace_switcher_work_under_the_policy(watched):
     goto_under_the_policy(watched, f"/workspaces/{WS}/models/")
     with watched.expect_response(lambda r: r.request.headers.get("hx-request") == "true"):
-        watched.locator("input[name=q]").fill("no-such-model")
+        watched.locator("input[name=search]").fill("no-such-model")
     watched.get_by_test_id("workspace-switcher").locator("summary").click()
     expect(watched.get_by_role("link", name="+ Create workspace")).to_be_visible()
     assert violations(watched) == []

@@ -54,7 +54,7 @@ def test_upload_a_csv_as_a_data_asset_and_explore_and_profile_it(admin_page, scr
     page.get_by_label("Name").fill(name)
     page.get_by_label("Type").select_option("uri_file")
     page.get_by_label("Description").fill("Fisher's **iris** measurements, with some widths missing.")
-    page.get_by_label("Tags").fill("source=uci, stage=raw")
+    page.get_by_label("Tags").fill("source=uci\nstage: raw")
     screenshot(page, "data-create")
     page.get_by_test_id("create-submit").click()
 
@@ -66,6 +66,7 @@ def test_upload_a_csv_as_a_data_asset_and_explore_and_profile_it(admin_page, scr
     )
     expect(page.get_by_test_id("description").locator("strong")).to_have_text("iris")
     expect(page.get_by_test_id("tags")).to_contain_text("source: uci")
+    expect(page.get_by_test_id("tags")).to_contain_text("stage: raw")
     expect(page.get_by_test_id("job-yaml")).to_contain_text(f"path: azureml:{name}:1")
     screenshot(page, "data-overview")
     page.get_by_test_id("copy-job-yaml").click()
@@ -81,7 +82,7 @@ def test_upload_a_csv_as_a_data_asset_and_explore_and_profile_it(admin_page, scr
         ["#", "sample_id", "species", "sepal_length", "sepal_width", "petal_length"]
     )
     expect(table.locator("tbody tr")).to_have_count(100)
-    expect(table.locator("tbody tr").first.locator("td")).to_have_text(["1", "0", "setosa", "4.3", "2", "1"])
+    expect(table.locator("tbody tr").first.locator("td")).to_have_text(["1", "0", "setosa", "4.3", "2.0", "1.0"])
     expect(table.locator("tbody tr").nth(3).locator("td").nth(4)).to_have_class("null")
     screenshot(page, "data-explore")
 
@@ -92,6 +93,7 @@ def test_upload_a_csv_as_a_data_asset_and_explore_and_profile_it(admin_page, scr
     expect(width.nth(1)).to_have_text("Decimal")
     expect(width.nth(2)).to_have_text("2,700")  # count
     expect(width.nth(3)).to_have_text("300")  # missing
+    expect(width.nth(4)).to_have_text("10.0%")  # missing %
     expect(profile.locator("tbody tr", has_text="species").locator("td").nth(5)).to_have_text("3")  # distinct
     expect(page.get_by_test_id("profile-note")).to_contain_text("3,000 rows")
     screenshot(page, "data-profile")
@@ -107,6 +109,15 @@ def test_upload_a_csv_as_a_data_asset_and_explore_and_profile_it(admin_page, scr
     row = page.get_by_test_id("data-table").locator("tbody tr", has_text=name)
     expect(row).to_contain_text("uri_file")
     screenshot(page, "data-list")
+    # Search by a tag's value: the rows are swapped in place and the query stays in the URL.
+    page.evaluate("window.notReloaded = true")
+    page.get_by_test_id("list-search").fill("uci")
+    expect(page).to_have_url(re.compile(r"\?search=uci$"))
+    expect(page.get_by_test_id("data-table").locator("tbody tr", has_text=name)).to_be_visible()
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "data-list-search")
+    page.get_by_test_id("list-search").fill(f"{name}-nothing")
+    expect(page.get_by_test_id("data-empty")).to_contain_text("No data assets match")
 
 
 def test_a_large_file_goes_up_several_chunks_at_once_and_survives_a_dropped_chunk(admin_page, admin_api, tmp_path):

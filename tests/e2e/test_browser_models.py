@@ -93,6 +93,10 @@ def test_register_mlflow_folder_in_the_browser_and_see_its_signature(page, sign_
     expect(row).to_contain_text("mlflow_model")
     expect(row).to_contain_text("team: flowers")
     screenshot(page, "models-list")
+    page.get_by_test_id("list-search").fill("flowers")
+    expect(page).to_have_url(re.compile(r"\?search=flowers$"))
+    expect(row).to_be_visible()
+    screenshot(page, "models-list-search")
 
 
 def test_yaml_registration_error_names_field_and_line(page, sign_in, screenshot, tmp_path):

@@ -277,3 +277,28 @@ def test_html_delete_returns_to_the_parent_folder(owner, workspace, browser_clie
     assert response.status_code == 302
     assert response["Location"] == f"{HTML}/workspaceblobstore/?path=a%26b"
     assert not storage.exists("a&b/c.csv")
+
+
+def _shown_fields(html: str) -> set[str]:
+    import re
+
+    return set(re.findall(r'<div data-kinds="[^"]*" data-testid="field-(\w+)">', html))
+
+
+def test_html_form_first_shows_the_fields_of_its_kind(owner, workspace, browser_client):
+    client = browser_client(owner)
+    blob = client.get(f"{HTML}/new/").content.decode()
+    assert _shown_fields(blob) == {
+        "account_name",
+        "container_name",
+        "endpoint",
+        "root",
+        "account_key",
+        "sas_token",
+        "connection_string",
+    }
+    assert 'id="datastore-kind-texts"' in blob and "js/datastore-form.js" in blob
+    # After an error, the page comes back showing the kind that was chosen.
+    s3 = client.post(f"{HTML}/new/", {"name": "b", "kind": "s3"}).content.decode()
+    assert _shown_fields(s3) == {"container_name", "endpoint", "root", "access_key_id", "secret_access_key"}
+    assert "Give the bucket name." in s3 and ">Bucket<" in s3

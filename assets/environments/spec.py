@@ -13,14 +13,12 @@ import io
 from dataclasses import dataclass, field
 
 import yaml
-from django.core.exceptions import ValidationError
 
-from assets.yaml_errors import compose, field_error, loader_error
+from assets.yaml_errors import compose_spec, field_error, loader_error
 
-from .specs import load_conda_yaml
+from .packages import load_conda_yaml
 
 SCHEMA_URL = "https://azuremlschemas.azureedge.net/latest/environment.schema.json"
-MAX_YAML_BYTES = 256 * 1024
 
 
 @dataclass
@@ -43,9 +41,7 @@ def parse_environment_yaml(text: str, *, conda_file: str | None = None, field_na
     `conda_file` is the content of the file the YAML's `conda_file:` names (the CLI and the upload
     form send it along); the studio never reads a path from the YAML on its own disk.
     """
-    if len((text or "").encode()) > MAX_YAML_BYTES:
-        raise ValidationError({field_name: f"The YAML is larger than {MAX_YAML_BYTES // 1024} KB."})
-    node = compose(text, field=field_name)
+    node = compose_spec(text, field=field_name)
     raw = yaml.safe_load(text)
     schema = _text(raw.get("$schema"))
     if schema and not schema.endswith("/environment.schema.json"):

@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from assets.environments.specs import STUDIO_PYTHON, load_conda_yaml, resolve_conda, resolve_pip
+from assets.environments.packages import STUDIO_PYTHON, load_conda_yaml, resolve_conda, resolve_pip
 
 
 def test_comments_whitespace_order_and_case_do_not_change_the_hash():
