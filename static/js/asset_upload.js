@@ -5,17 +5,9 @@
 (function () {
   "use strict";
 
-  function csrfToken() {
-    const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
-    return headers["X-CSRFToken"] || "";
-  }
+  const csrfToken = window.Studio.csrfToken;
 
-  function humanSize(bytes) {
-    const units = ["B", "KB", "MB", "GB", "TB"];
-    let i = 0;
-    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
-    return bytes.toFixed(i ? 1 : 0) + " " + units[i];
-  }
+  const humanSize = window.Studio.humanSize;
 
   function relativePath(file, stripTop) {
     let path = file.webkitRelativePath || file.name;

@@ -16,20 +16,11 @@
   const AT_ONCE = 4; // chunks of one file on their way at once
   let picked = [];
   const finished = new Map(); // file identity -> upload id, so a second try does not send files again
-  window.dataUploadStats = { retries: 0, chunks: 0, atOnce: 0 };
   form.setAttribute("data-ready", "");
 
-  function csrfToken() {
-    const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
-    return headers["X-CSRFToken"] || "";
-  }
+  const csrfToken = window.Studio.csrfToken;
 
-  function humanSize(bytes) {
-    const units = ["B", "KB", "MB", "GB", "TB"];
-    let i = 0;
-    while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
-    return bytes.toFixed(i ? 1 : 0) + " " + units[i];
-  }
+  const humanSize = window.Studio.humanSize;
 
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
@@ -101,7 +92,6 @@
       let failures = 0;
       for (;;) {
         inFlight.set(start, 0);
-        window.dataUploadStats.atOnce = Math.max(window.dataUploadStats.atOnce, inFlight.size);
         try {
           const answer = await send("PUT", url, item.file.slice(start, end),
             { "Content-Type": "application/octet-stream", "Content-Range": "bytes " + start + "-" + (end - 1) + "/" + size },
@@ -109,7 +99,6 @@
           if (answer.status === 200 || (answer.status === 409 && !stillMissing(answer.body, start, end))) {
             inFlight.delete(start);
             sent += end - start;
-            window.dataUploadStats.chunks += 1;
             report();
             return;
           }
@@ -118,7 +107,6 @@
         } catch (error) {
           inFlight.delete(start);
           if (error instanceof ApiError || ++failures > MAX_RETRIES) throw error;
-          window.dataUploadStats.retries += 1;
           label.textContent = "Connection lost; resuming (try " + failures + " of " + MAX_RETRIES + ")…";
         }
         report();

@@ -330,5 +330,4 @@
   } else {
     document.addEventListener("DOMContentLoaded", function () { init(document); });
   }
-  window.StudioJobLog = { AnsiState: AnsiState };
 })();
