@@ -29,3 +29,13 @@ def test_no_stylesheet_breaks_words_anywhere():
         if re.search(r"break-all|overflow-wrap:\s*anywhere|word-break:\s*break-word", p.read_text())
     ]
     assert offenders == []
+
+
+def test_page_scripts_share_one_copy_of_their_helpers_and_hang_nothing_else_on_window():
+    scripts = {p.name: p.read_text() for p in (ROOT / "static" / "js").glob("*.js")}
+    for helper in ("csrfToken", "humanSize"):
+        assert [name for name, text in scripts.items() if f"function {helper}(" in text] == ["studio.js"], helper
+    globals_set = {
+        (name, match) for name, text in scripts.items() for match in re.findall(r"window\.(\w+)\s*=[^=]", text)
+    }
+    assert globals_set == {("studio.js", "Studio")}
