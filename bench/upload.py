@@ -236,8 +236,8 @@ def main() -> int:
     parser.add_argument(
         "--web-workers",
         type=int,
-        default=2,
-        help="STUDIO_WEB_WORKERS for the studio under test: web processes receiving chunks at once.",
+        default=None,
+        help="STUDIO_WEB_WORKERS for the studio under test (default: the studio's own, one per core, at most 4).",
     )
     parser.add_argument(
         "--rounds",
@@ -248,13 +248,14 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="Keep the temporary data directory.")
     args = parser.parse_args()
     size = args.size_mib * MIB
+    web_workers = args.web_workers or min(os.cpu_count() or 1, 4)  # the studio's default
 
     data_dir = Path(tempfile.mkdtemp(prefix="studio-bench-", dir=os.environ.get("BENCH_DIR")))
     studio = StudioProcess(
         data_dir / "studio",
         extra_env={
             "STUDIO_MAX_UPLOAD_SIZE": str(4 * size + MIB),
-            "STUDIO_WEB_WORKERS": str(args.web_workers),
+            "STUDIO_WEB_WORKERS": str(args.web_workers) if args.web_workers else None,  # None: the default
         },
     )
     try:
@@ -267,7 +268,7 @@ def main() -> int:
         rounds, identical = [], True
         with studio.client() as client:
             client.timeout = httpx.Timeout(600.0)
-            for _ in range(4 * args.web_workers):  # warm the web processes
+            for _ in range(4 * web_workers):  # warm the web processes
                 client.get("/api/v1/workspaces/my-workspace/data").raise_for_status()
             pids = web_pids(studio.proc.pid)
             token = client.headers["Authorization"].split()[1]
@@ -344,7 +345,7 @@ def main() -> int:
         print(f"CPU of the web processes  {up_best['web_cpu']:6.2f} s   (best round)")
         print(
             f"web RSS before, after     {up_best['rss_before']:6.1f} MB, {up_best['rss_after']:.1f} MB"
-            f"   ({len(pids)} web process(es): {args.web_workers} worker(s))"
+            f"   ({len(pids)} web process(es): {web_workers} worker(s))"
         )
         print(
             f"web peak RSS growth       {peak:6.1f} MB   (worst round; target <= 100; "
