@@ -89,6 +89,8 @@ class StudioProcess:
                 "STUDIO_ADMIN_PASSWORD": ADMIN_PASSWORD,
                 "PORT": str(self.port),
                 "PYTHONUNBUFFERED": "1",
+                # One web process per test studio (many run side by side); tests of several set it.
+                "STUDIO_WEB_WORKERS": "1",
             }
         )
         if env.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
@@ -114,7 +116,7 @@ class StudioProcess:
             timeout=120,
         ).stdout
 
-    def start(self, timeout: float = 60) -> "StudioProcess":
+    def start(self, timeout: float = 120) -> "StudioProcess":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.database and not self.database.created:
             self.database.create()
