@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class TrackingConfig(AppConfig):
     name = "tracking"
     verbose_name = "Experiment tracking (MLflow)"
+
+    def ready(self):
+        # The routes register the hot endpoints with the MLflow fast path (studio/asgi.py), which
+        # may serve a request before Django's URL resolver ever loads them.
+        from . import urls  # noqa: F401

@@ -307,7 +307,7 @@ def _max_results(call: Call) -> int | None:
     return value
 
 
-@endpoint(methods=("GET",), perm=Perm.DATA_READ)
+@endpoint(methods=("GET",), perm=Perm.DATA_READ, hot=True)
 def get_history(call: Call) -> HttpResponse:
     """`metrics/get-history`: all points of a metric, or a page of `max_results` of them (the
     client asks for 25,000 at a time and follows `next_page_token`)."""
@@ -342,7 +342,7 @@ def _run_state(workspace_id: int, run_id: str) -> tuple | None:
         return cursor.fetchone()
 
 
-@endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
+@endpoint(methods=("POST",), perm=Perm.DATA_WRITE, hot=True)
 def log_metric(call: Call) -> dict:
     """`runs/log-metric`: one point. Retries of the same point are stored once."""
     for name in ("key", "value", "timestamp"):

@@ -272,7 +272,7 @@ def _require_keys(items: list, path: str, keys: tuple) -> None:
                 raise invalid(f"Missing value for required parameter '{path}[{index}].{key}'.")
 
 
-@endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
+@endpoint(methods=("POST",), perm=Perm.DATA_WRITE, hot=True)
 def log_batch(call: Call) -> dict:
     """Metrics, params and tags in one transaction: a bad item leaves the run untouched."""
     from .metrics import record_metrics

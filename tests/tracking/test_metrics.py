@@ -414,6 +414,16 @@ def test_fast_path_serves_hot_calls_with_the_views_checks(owner, reader, run):
     assert _asgi_call(app, BASE + "runs/get", token=owner_token)[0]["status"] == 299
 
 
+def test_the_fast_path_serves_the_routed_hot_endpoints():
+    from django.urls import resolve
+
+    from tracking.http import hot_endpoints
+
+    assert sorted(hot_endpoints) == ["metrics/get-history", "runs/log-batch", "runs/log-metric"]
+    for sub, view in hot_endpoints.items():
+        assert resolve(BASE + sub).func is view
+
+
 @pytest.mark.django_db
 def test_remembered_access_is_forgotten_on_revoke_and_role_change(api_client, owner, contributor, run):
     from accounts.models import ApiToken
