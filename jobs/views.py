@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,7 +33,7 @@ from workspaces.roles import Perm
 from workspaces.selectors import datastore_by_name
 from workspaces.storage import datastore_storage, is_folder, list_folder, walk_files
 
-from . import metric_charts, selectors, services
+from . import hooks, selectors, services
 from .forms import DATA_TYPES, INPUT_MODES, LITERAL_TYPES, OUTPUT_MODES, OUTPUT_TYPES, JobFilterForm, JobSubmitForm, Row
 from .joblog import read_log
 from .models import ACTIVE, JobStatus
@@ -368,7 +368,7 @@ def _overview_context(job) -> dict:
         "params": sorted((job.params or {}).items()),
         "user_tags": user_tags,
         "system_tags": system_tags,
-        "metrics": metric_charts.metric_summary(job),
+        "metrics": hooks.metric_summary(job),
         "models": Model.objects.filter(workspace=job.workspace, job_name=job.name).order_by("name", "-created_at"),
     }
 
@@ -480,33 +480,6 @@ def _register_from_job(access, user, job, fields, path: str) -> Model:
 
 
 @workspace_view(read=Perm.JOBS_READ)
-def job_metrics(request, access, name):
-    """Each metric of the job with its point count and latest value, and whether the job still runs."""
-    job = _job_or_404(access, name)
-    return JsonResponse(
-        {
-            "job": job.name,
-            "status": job.status,
-            "active": job.status in ACTIVE,
-            "metrics": metric_charts.metric_summary(job),
-        }
-    )
-
-
-@workspace_view(read=Perm.JOBS_READ)
-def job_metric_series(request, access, name):
-    """One metric's points for a chart: ?key=, x=step|time, after_id=<last_id of an earlier answer>."""
-    job = _job_or_404(access, name)
-    key = request.GET.get("key", "")
-    x = request.GET.get("x") if request.GET.get("x") in metric_charts.X_AXES else "step"
-    try:
-        after_id = int(request.GET["after_id"]) if request.GET.get("after_id") else None
-    except ValueError as exc:
-        raise BadRequest("after_id must be a whole number.") from exc
-    return JsonResponse(metric_charts.metric_points(job, key, x=x, after_id=after_id))
-
-
-@workspace_view(read=Perm.JOBS_READ)
 def job_image(request, access, name):
     """An image of the job's folder, only ever as a raster image type (never SVG or HTML)."""
     job = _job_or_404(access, name)
@@ -537,7 +510,7 @@ def job_compare(request, access):
     names = list(dict.fromkeys(request.GET.getlist("job")))
     found = (selectors.job_by_name(workspace=access.workspace, name=n) for n in names[:MAX_COMPARE])
     jobs = [job for job in found if job]
-    summaries = {job.pk: {m["key"]: m for m in metric_charts.metric_summary(job)} for job in jobs}
+    summaries = {job.pk: {m["key"]: m for m in hooks.metric_summary(job)} for job in jobs}
     param_keys = sorted({key for job in jobs for key in (job.params or {})})
     metric_keys = sorted({key for summary in summaries.values() for key in summary})
     for job in jobs:

@@ -6,6 +6,10 @@ class TrackingConfig(AppConfig):
     verbose_name = "Experiment tracking (MLflow)"
 
     def ready(self):
+        from jobs import hooks
+
         # The routes register the hot endpoints with the MLflow fast path (studio/asgi.py), which
         # may serve a request before Django's URL resolver ever loads them.
-        from . import urls  # noqa: F401
+        from . import metric_charts, urls  # noqa: F401
+
+        hooks.register_metric_summary(metric_charts.metric_summary)

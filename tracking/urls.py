@@ -1,6 +1,8 @@
 """The MLflow tracking server of each workspace: tracking URI `/mlflow/v1.0/workspaces/<workspace>`.
 
 The client appends `/api/2.0/mlflow/<endpoint>` and `/api/2.0/mlflow-artifacts/artifacts/<path>`.
+A job's metric data for the job pages' charts is routed here too, under the job's own URL.
+
 Each handler module lists its endpoints in `ROUTES` as (sub-path, view); the ones marked `hot` are
 also registered with the fast path (tracking.http.MlflowFastPath) here.
 """
@@ -9,10 +11,11 @@ import re
 
 from django.urls import path
 
-from . import artifacts, experiments, links, logged_models, metrics, registry, runs
+from . import artifacts, experiments, links, logged_models, metrics, registry, runs, views
 from .http import register_hot_endpoint
 
 PREFIX = "mlflow/v1.0/workspaces/<str:workspace>/api/2.0/"
+JOB = "workspaces/<str:workspace>/jobs/<str:name>/"
 
 
 def _name(sub: str) -> str:
@@ -31,6 +34,10 @@ urlpatterns = (
     + [
         path(PREFIX + "mlflow-artifacts/" + sub, view, name="mlflow_artifacts_" + name)
         for sub, view, name in artifacts.ROUTES
+    ]
+    + [
+        path(JOB + "metrics", views.job_metrics, name="job_metrics"),
+        path(JOB + "metrics/series", views.job_metric_series, name="job_metric_series"),
     ]
 )
 
