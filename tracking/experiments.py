@@ -11,27 +11,23 @@ from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_STATE, RESOURCE_ALREADY_EXISTS
 from mlflow.protos.service_pb2 import CreateExperiment, SearchExperiments
-from mlflow.utils.validation import (
-    MAX_EXPERIMENT_TAG_VAL_LENGTH,
-    _validate_experiment_name,
-    _validate_experiment_tag,
-)
 
 from jobs.models import Experiment, LifecycleStage
 from workspaces.roles import Perm
 
+from . import validation
 from .http import Call, check_value_length, endpoint, invalid, not_found
 from .locations import artifact_uri, parse_artifact_uri
 from .search import search_experiments
+from .selectors import get_experiment, refuse_job_tokens
 from .serialize import experiment_dict, read_message
-from .services import get_experiment, refuse_job_tokens
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 NAME_MAX_LENGTH = Experiment._meta.get_field("name").max_length
 
 
 def _valid_name(name) -> str:
-    _validate_experiment_name(name)
+    validation.experiment_name(name)
     if len(name) > NAME_MAX_LENGTH:
         raise invalid(f"An experiment name is at most {NAME_MAX_LENGTH} characters.")
     return name
@@ -62,8 +58,8 @@ def create_experiment(call: Call) -> dict:
     name = _valid_name(request.name)
     tags = {}
     for tag in request.tags:
-        check_value_length("experiment tag", tag.key, tag.value, MAX_EXPERIMENT_TAG_VAL_LENGTH)
-        _validate_experiment_tag(tag.key, tag.value)
+        check_value_length("experiment tag", tag.key, tag.value, validation.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+        validation.experiment_tag(tag.key, tag.value)
         tags[tag.key] = tag.value
     location = _studio_artifact_location(call, request.artifact_location)
     try:
@@ -161,8 +157,8 @@ def set_experiment_tag(call: Call) -> dict:
     key, value = call.require("key"), call.get("value", "")
     if not isinstance(key, str) or not isinstance(value, str):
         raise invalid("'key' and 'value' must be strings.")
-    check_value_length("experiment tag", key, value, MAX_EXPERIMENT_TAG_VAL_LENGTH)
-    _validate_experiment_tag(key, value)
+    check_value_length("experiment tag", key, value, validation.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+    validation.experiment_tag(key, value)
     with transaction.atomic():
         experiment = _active_experiment(call, call.require("experiment_id"))
         experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)

@@ -21,33 +21,32 @@ Where a model's files go is `locations.logged_model_artifact_uri`: below its sou
 import json
 import uuid
 
-from google.protobuf.json_format import ParseError
+from google.protobuf.json_format import ParseDict, ParseError
 from mlflow.entities import LoggedModel as MlflowLoggedModel
 from mlflow.entities import LoggedModelStatus as MlflowStatus
 from mlflow.entities import Metric as MlflowMetric
 from mlflow.protos import service_pb2
-from mlflow.store.entities.paged_list import PagedList
-from mlflow.store.tracking import SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT
-from mlflow.utils.name_utils import _generate_random_name
-from mlflow.utils.proto_json_utils import message_to_json, parse_dict
+from mlflow.utils.proto_json_utils import message_to_json
 from mlflow.utils.search_utils import SearchLoggedModelsUtils
-from mlflow.utils.validation import _validate_logged_model_name
 
 from jobs.models import Experiment, LifecycleStage
+from jobs.names import generate_job_name
 from workspaces.roles import Perm
 
+from . import validation
 from .http import Call, by_method, endpoint, invalid, not_found, now_ms
 from .locations import logged_model_artifact_uri
 from .models import LoggedModel, LoggedModelStatus, Metric
 from .search import MAX_ORDER_BY, check_filter, page_offset
-from .services import default_experiment, get_experiment, get_run
+from .selectors import default_experiment, get_experiment, get_run
 
 MAX_KEY_LENGTH = 250
-MAX_PARAM_VALUE_LENGTH = 6000
-MAX_TAG_VALUE_LENGTH = 8000
+MAX_PARAM_VALUE_LENGTH = validation.MAX_PARAM_VAL_LENGTH
+MAX_TAG_VALUE_LENGTH = validation.MAX_TAG_VAL_LENGTH
 MAX_NAME_LENGTH = 500
 MAX_ITEMS_PER_REQUEST = 1000
 MAX_SEARCH_RESULTS = 1000
+DEFAULT_SEARCH_RESULTS = 100  # as MLflow's server
 MAX_SEARCH_EXPERIMENTS = 100
 
 FINAL_STATUSES = {MlflowStatus.READY: LoggedModelStatus.READY, MlflowStatus.FAILED: LoggedModelStatus.FAILED}
@@ -56,7 +55,7 @@ FINAL_STATUSES = {MlflowStatus.READY: LoggedModelStatus.READY, MlflowStatus.FAIL
 def _message(call: Call, message):
     """The call's JSON body as a service.proto message; a field of the wrong type is invalid."""
     try:
-        parse_dict(call.body, message)
+        ParseDict(call.body, message, ignore_unknown_fields=True)
     except (ParseError, TypeError, ValueError) as exc:
         raise invalid(f"The request body does not fit {type(message).__name__}: {str(exc)[:300]}") from None
     return message
@@ -163,7 +162,7 @@ def create_logged_model(call: Call):
     if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
         raise invalid(f"The experiment {experiment.pk} must be in the 'active' state.")
     name = request.name or None
-    _validate_logged_model_name(name)
+    validation.logged_model_name(name)
     if name is not None and len(name) > MAX_NAME_LENGTH:
         raise invalid(f"A model name must be at most {MAX_NAME_LENGTH} characters long.")
     if len(request.model_type) > MAX_NAME_LENGTH:
@@ -177,7 +176,7 @@ def create_logged_model(call: Call):
         model_id=model_id,
         workspace=call.workspace,
         experiment=experiment,
-        name=name or _generate_random_name(),
+        name=name or generate_job_name(),
         artifact_location=logged_model_artifact_uri(model_id, experiment=experiment, run=run),
         status=LoggedModelStatus.PENDING,
         source_run=run,
@@ -275,7 +274,7 @@ def _experiments(call: Call, experiment_ids) -> list[Experiment]:
 def search_logged_models(call: Call):
     """Models of the experiments matching `filter`, in `order_by` order, a page at a time."""
     request = _message(call, service_pb2.SearchLoggedModels())
-    max_results = request.max_results if request.HasField("max_results") else SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT
+    max_results = request.max_results if request.HasField("max_results") else DEFAULT_SEARCH_RESULTS
     if not 0 < max_results <= MAX_SEARCH_RESULTS:
         raise invalid(f"'max_results' must be between 1 and {MAX_SEARCH_RESULTS}, not {max_results}.")
     check_filter(request.filter)
@@ -310,11 +309,10 @@ def search_logged_models(call: Call):
         page, token = SearchLoggedModelsUtils.paginate(ordered, request.page_token or None, max_results)
     except (ValueError, TypeError, KeyError) as exc:
         raise invalid(f"The search could not be run: {str(exc)[:300]}") from None
-    page = PagedList(page, token)
     response = service_pb2.SearchLoggedModels.Response()
     response.models.extend([model.to_proto() for model in page])
-    if page.token:
-        response.next_page_token = page.token
+    if token:
+        response.next_page_token = token
     return _answer(response)
 
 
