@@ -324,6 +324,18 @@ def clean_metric(raw, known_keys: set | None = None) -> tuple:
     if not isinstance(raw, dict):
         raise _invalid("Each metric must be a JSON object with 'key', 'value', 'timestamp' and 'step'.")
     key = raw.get("key")
+    if len(raw) == 4 and type(key) is str and known_keys is not None and key in known_keys:
+        # What the client sends for a finite value: a float, and whole numbers for the rest.
+        value, timestamp, step = raw.get("value"), raw.get("timestamp"), raw.get("step")
+        if (
+            type(value) is float
+            and value == value
+            and type(timestamp) is int
+            and 0 <= timestamp <= INT64_MAX
+            and type(step) is int
+            and INT64_MIN <= step <= INT64_MAX
+        ):
+            return (key, value, timestamp, step, "", "", "")
     if known_keys is None or not isinstance(key, str) or key not in known_keys:
         metric_key(key)
         if known_keys is not None:

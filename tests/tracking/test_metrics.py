@@ -461,3 +461,31 @@ def test_remembered_access_is_forgotten_on_revoke_and_role_change(api_client, ow
     token.revoked_at = token.created_at
     token.save(update_fields=["revoked_at"])
     assert _post(client, "runs/log-metric", {**body, "step": 3}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"key": "loss", "value": 0.5, "timestamp": 1000, "step": 3},
+        {"key": "loss", "value": float("inf"), "timestamp": 1000, "step": -3},
+        {"key": "loss", "value": float("nan"), "timestamp": 1000, "step": 3},
+        {"key": "loss", "value": 1, "timestamp": 1000, "step": 3},
+        {"key": "loss", "value": "0.5", "timestamp": "1000", "step": 3.0},
+        {"key": "loss", "value": 0.5, "timestamp": 1000, "model_id": "m-1"},
+    ],
+)
+def test_a_batch_checks_repeated_metric_names_once_with_the_same_rows(raw):
+    from tracking.validation import clean_metric
+
+    assert clean_metric(raw, known_keys={"loss"}) == clean_metric(raw)
+
+
+@pytest.mark.parametrize("field", ["timestamp", "step"])
+def test_a_batch_refuses_a_bool_or_out_of_range_number_in_a_repeated_metric(field):
+    from mlflow.exceptions import MlflowException
+
+    from tracking.validation import clean_metric
+
+    for bad in (True, 2**63, -1 if field == "timestamp" else -(2**63) - 1):
+        with pytest.raises(MlflowException, match=field):
+            clean_metric({"key": "loss", "value": 0.5, "timestamp": 1, "step": 1, field: bad}, known_keys={"loss"})
