@@ -19,7 +19,6 @@ Where a model's files go is `locations.logged_model_artifact_uri`: below its sou
 """
 
 import json
-import uuid
 
 from google.protobuf.json_format import ParseDict, ParseError
 from mlflow.entities import LoggedModel as MlflowLoggedModel
@@ -33,9 +32,8 @@ from jobs.models import Experiment, LifecycleStage
 from jobs.names import generate_job_name
 from workspaces.roles import Perm
 
-from . import validation
-from .http import Call, by_method, endpoint, invalid, not_found, now_ms
-from .locations import logged_model_artifact_uri
+from . import services, validation
+from .http import Call, by_method, endpoint, invalid, not_found
 from .models import LoggedModel, LoggedModelStatus, Metric
 from .search import MAX_ORDER_BY, check_filter, page_offset
 from .selectors import default_experiment, get_experiment, get_run
@@ -170,21 +168,14 @@ def create_logged_model(call: Call):
     run = get_run(call, request.source_run_id) if request.source_run_id else None
     params = _key_values(request.params, what="param", max_value=MAX_PARAM_VALUE_LENGTH)
     tags = _key_values(request.tags, what="tag", max_value=MAX_TAG_VALUE_LENGTH)
-    model_id = f"m-{uuid.uuid4().hex}"
-    stamp = now_ms()
-    model = LoggedModel.objects.create(
-        model_id=model_id,
+    model = services.logged_model_create(
         workspace=call.workspace,
         experiment=experiment,
         name=name or generate_job_name(),
-        artifact_location=logged_model_artifact_uri(model_id, experiment=experiment, run=run),
-        status=LoggedModelStatus.PENDING,
-        source_run=run,
+        run=run,
         model_type=request.model_type,
         tags=tags,
         params=params,
-        creation_timestamp=stamp,
-        last_updated_timestamp=stamp,
     )
     return _answer(service_pb2.CreateLoggedModel.Response(model=to_entity(model, []).to_proto()))
 
@@ -203,20 +194,14 @@ def finalize_logged_model(call: Call, model_id: str):
     status = MlflowStatus.from_int(request.status) if request.HasField("status") else None
     if status not in FINAL_STATUSES:
         raise invalid("'status' must be LOGGED_MODEL_READY or LOGGED_MODEL_UPLOAD_FAILED.")
-    model = get_logged_model(call, model_id)
-    model.status = FINAL_STATUSES[status]
-    model.last_updated_timestamp = now_ms()
-    model.save(update_fields=["status", "last_updated_timestamp"])
+    model = services.logged_model_update(model=get_logged_model(call, model_id), status=FINAL_STATUSES[status])
     return _answer(service_pb2.FinalizeLoggedModel.Response(model=to_entity(model).to_proto()))
 
 
 @endpoint(methods=("DELETE",), perm=Perm.DATA_WRITE)
 def delete_logged_model(call: Call, model_id: str):
     """Mark the model deleted; its files stay where they are."""
-    model = get_logged_model(call, model_id)
-    model.lifecycle_stage = LifecycleStage.DELETED
-    model.last_updated_timestamp = now_ms()
-    model.save(update_fields=["lifecycle_stage", "last_updated_timestamp"])
+    services.logged_model_update(model=get_logged_model(call, model_id), lifecycle_stage=LifecycleStage.DELETED)
     return {}
 
 
@@ -225,9 +210,7 @@ def set_logged_model_tags(call: Call, model_id: str):
     request = _message(call, service_pb2.SetLoggedModelTags())
     tags = _key_values(request.tags, what="tag", max_value=MAX_TAG_VALUE_LENGTH)
     model = get_logged_model(call, model_id)
-    model.tags = {**(model.tags or {}), **tags}
-    model.last_updated_timestamp = now_ms()
-    model.save(update_fields=["tags", "last_updated_timestamp"])
+    services.logged_model_update(model=model, tags={**(model.tags or {}), **tags})
     return {}
 
 
@@ -238,9 +221,7 @@ def delete_logged_model_tag(call: Call, model_id: str, tag_key: str):
     if tag_key not in tags:
         raise not_found(f"No tag with key {tag_key[:100]!r} found for model with ID '{model.model_id}'.")
     del tags[tag_key]
-    model.tags = tags
-    model.last_updated_timestamp = now_ms()
-    model.save(update_fields=["tags", "last_updated_timestamp"])
+    services.logged_model_update(model=model, tags=tags)
     return {}
 
 
@@ -249,9 +230,7 @@ def log_logged_model_params(call: Call, model_id: str):
     request = _message(call, service_pb2.LogLoggedModelParamsRequest())
     params = _key_values(request.params, what="param", max_value=MAX_PARAM_VALUE_LENGTH)
     model = get_logged_model(call, model_id)
-    model.params = {**(model.params or {}), **params}
-    model.last_updated_timestamp = now_ms()
-    model.save(update_fields=["params", "last_updated_timestamp"])
+    services.logged_model_update(model=model, params={**(model.params or {}), **params})
     return {}
 
 

@@ -99,6 +99,10 @@ def experiment_by_id(workspace, experiment_id) -> Experiment | None:
     return Experiment.objects.filter(workspace=workspace, pk=int(experiment_id)).first()
 
 
+def experiment_by_name(workspace, name) -> Experiment | None:
+    return Experiment.objects.filter(workspace=workspace, name=name).first()
+
+
 def default_experiment(workspace) -> Experiment:
     experiment, _ = Experiment.objects.get_or_create(workspace=workspace, name="Default")
     return experiment

@@ -1,4 +1,4 @@
-"""Every write the tracking server makes: runs (jobs of type "run" the client creates, and the
+"""Every write the tracking server makes: experiments, logged models, runs (jobs of type "run" the client creates, and the
 params, tags, inputs and outputs of any run) and metric points with a run's latest values; keyword-
 only and atomic, validating before anything is stored.
 
@@ -10,18 +10,21 @@ step, timestamp, value): an identical point logged twice (a client retry after a
 once.
 """
 
+import time
 import uuid
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from mlflow.entities import DatasetInput, Param, RunTag
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST
 
 from jobs.models import Experiment, Job, JobStatus, JobStatusEvent
 
 from . import validation
-from .models import Dataset, LatestMetric, Metric, RunInput, RunOutput
+from .locations import logged_model_artifact_uri
+from .models import Dataset, LatestMetric, LoggedModel, LoggedModelStatus, Metric, RunInput, RunOutput
 
 RUN_TYPE = "run"
 MLFLOW_RUN_NAME = "mlflow.runName"
@@ -305,3 +308,105 @@ def run_log_outputs(*, job: Job, models: list[tuple[str, int]]) -> None:
     with transaction.atomic():
         for model_id, step in models:
             RunOutput.objects.update_or_create(job=job, model_id=model_id, defaults={"step": step})
+
+
+# --- experiments --------------------------------------------------------------------------
+
+
+def _already_exists(name: str) -> MlflowException:
+    return MlflowException(f"Experiment(name={name}) already exists.", RESOURCE_ALREADY_EXISTS)
+
+
+def experiment_create(*, workspace, name: str, artifact_location: str, tags: dict) -> Experiment:
+    try:
+        with transaction.atomic():
+            return Experiment.objects.create(
+                workspace=workspace, name=name, artifact_location=artifact_location, tags=tags
+            )
+    except IntegrityError:
+        raise _already_exists(name) from None
+
+
+def experiment_rename(*, experiment: Experiment, name: str) -> None:
+    experiment.name = name
+    try:
+        with transaction.atomic():
+            experiment.save(update_fields=["name", "updated_at"])
+    except IntegrityError:
+        raise _already_exists(name) from None
+
+
+def experiment_set_lifecycle(*, experiment: Experiment, stage: str) -> None:
+    """An experiment and its runs are deleted and restored together, as in MLflow's stores."""
+    with transaction.atomic():
+        experiment.lifecycle_stage = stage
+        experiment.save(update_fields=["lifecycle_stage", "updated_at"])
+        experiment.jobs.update(lifecycle_stage=stage)
+
+
+def experiment_set_tag(*, experiment: Experiment, key: str, value: str) -> None:
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
+        experiment.tags = {**(experiment.tags or {}), key: value}
+        experiment.updated_at = timezone.now()
+        experiment.save(update_fields=["tags", "updated_at"])
+
+
+def experiment_delete_tag(*, experiment: Experiment, key) -> None:
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
+        tags = dict(experiment.tags or {})
+        if not isinstance(key, str) or key not in tags:
+            raise MlflowException(
+                f"No tag with name: {str(key)[:200]} in experiment with id {experiment.pk}", RESOURCE_DOES_NOT_EXIST
+            )
+        del tags[key]
+        experiment.tags = tags
+        experiment.save(update_fields=["tags", "updated_at"])
+
+
+# --- logged models ------------------------------------------------------------------------
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def logged_model_create(
+    *, workspace, experiment: Experiment, name: str, run: Job | None, model_type: str, tags: dict, params: dict
+) -> LoggedModel:
+    """A new PENDING model in the experiment, its files' location chosen by the studio."""
+    model_id = f"m-{uuid.uuid4().hex}"
+    stamp = _now_ms()
+    return LoggedModel.objects.create(
+        model_id=model_id,
+        workspace=workspace,
+        experiment=experiment,
+        name=name,
+        artifact_location=logged_model_artifact_uri(model_id, experiment=experiment, run=run),
+        status=LoggedModelStatus.PENDING,
+        source_run=run,
+        model_type=model_type,
+        tags=tags,
+        params=params,
+        creation_timestamp=stamp,
+        last_updated_timestamp=stamp,
+    )
+
+
+def logged_model_update(
+    *,
+    model: LoggedModel,
+    status: str | None = None,
+    lifecycle_stage: str | None = None,
+    tags: dict | None = None,
+    params: dict | None = None,
+) -> LoggedModel:
+    """Set the given fields (a final status, deleted, the whole tags or params) and the update time."""
+    changes = {"status": status, "lifecycle_stage": lifecycle_stage, "tags": tags, "params": params}
+    fields = [name for name, value in changes.items() if value is not None]
+    for name in fields:
+        setattr(model, name, changes[name])
+    model.last_updated_timestamp = _now_ms()
+    model.save(update_fields=[*fields, "last_updated_timestamp"])
+    return model
