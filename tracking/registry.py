@@ -38,7 +38,6 @@ from mlflow.entities.model_registry.model_version_stages import (
     get_canonical_stage,
 )
 from mlflow.exceptions import MlflowException
-from mlflow.prompt.constants import IS_PROMPT_TAG_KEY
 from mlflow.protos import model_registry_pb2 as pb
 from mlflow.protos.databricks_pb2 import INVALID_STATE, PERMISSION_DENIED, RESOURCE_ALREADY_EXISTS
 from mlflow.utils.proto_json_utils import message_to_json
@@ -69,6 +68,7 @@ SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT = 10_000
 SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD = 200_000
 
 STAGE_PROPERTY = "mlflow.stage"
+IS_PROMPT_TAG_KEY = "mlflow.prompt.is_prompt"  # the tag that makes a registered model a prompt
 RUN_LINK_PROPERTY = "mlflow.run_link"
 MAX_SOURCE_LENGTH = 1024
 
