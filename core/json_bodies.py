@@ -19,19 +19,16 @@ class TooDeep(ValueError):
 
 
 def nested_too_deep(value, limit: int = MAX_DEPTH) -> bool:
-    """Whether objects and lists in `value` nest more than `limit` levels (walked without recursion)."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+    """Whether objects and lists in `value` nest more than `limit` levels (walked level by level,
+    without recursion; a log-batch of a thousand metrics is walked in a few list comprehensions)."""
+    level = [value] if type(value) in (dict, list) else []
+    depth = 0
+    while level:
         if depth >= limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        children = [child for item in level for child in (item.values() if type(item) is dict else item)]
+        level = [child for child in children if type(child) is dict or type(child) is list]
+        depth += 1
     return False
 
 

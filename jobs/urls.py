@@ -18,8 +18,6 @@ urlpatterns = [
     path("<str:name>/restore", views.job_archive, {"restore": True}, name="job_restore"),
     path("<str:name>/log", views.job_log_download, name="job_log_download"),
     path("<str:name>/download", views.job_file_download, name="job_file_download"),
-    path("<str:name>/metrics", views.job_metrics, name="job_metrics"),
-    path("<str:name>/metrics/series", views.job_metric_series, name="job_metric_series"),
     path("<str:name>/image", views.job_image, name="job_image"),
     path("<str:name>/register-model", views.job_register_model, name="job_register_model"),
 ]

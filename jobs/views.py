@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -36,7 +36,7 @@ from workspaces.roles import Perm
 from workspaces.selectors import datastores_for_workspace
 from workspaces.storage import is_folder
 
-from . import metric_charts, metric_columns, selectors, services
+from . import hooks, metric_columns, selectors, services
 from .forms import (
     DATA_TYPES,
     INPUT_MODES,
@@ -347,7 +347,7 @@ def _overview_context(job) -> dict:
         "params": sorted((job.params or {}).items()),
         "user_tags": user_tags,
         "system_tags": system_tags,
-        "metrics": metric_charts.metric_summary(job),
+        "metrics": hooks.metric_summary(job),
         "models": model_selectors.models_of_job(workspace=job.workspace, job_name=job.name),
         "error_excerpt": selectors.job_error_excerpt(job=job),
         "component": _component_link(job),
@@ -474,33 +474,6 @@ def job_register_model(request, access, name):
 
 
 @workspace_view(read=Perm.JOBS_READ)
-def job_metrics(request, access, name):
-    """Each metric of the job with its point count and latest value, and whether the job still runs."""
-    job = _job_or_404(access, name)
-    return JsonResponse(
-        {
-            "job": job.name,
-            "status": job.status,
-            "active": job.status in ACTIVE,
-            "metrics": metric_charts.metric_summary(job),
-        }
-    )
-
-
-@workspace_view(read=Perm.JOBS_READ)
-def job_metric_series(request, access, name):
-    """One metric's points for a chart: ?key=, x=step|time, after_id=<last_id of an earlier answer>."""
-    job = _job_or_404(access, name)
-    key = request.GET.get("key", "")
-    x = request.GET.get("x") if request.GET.get("x") in metric_charts.X_AXES else "step"
-    try:
-        after_id = int(request.GET["after_id"]) if request.GET.get("after_id") else None
-    except ValueError as exc:
-        raise BadRequest("after_id must be a whole number.") from exc
-    return JsonResponse(metric_charts.metric_points(job, key, x=x, after_id=after_id))
-
-
-@workspace_view(read=Perm.JOBS_READ)
 def job_image(request, access, name):
     """An image of the job's folder, only ever as a raster image type (never SVG or HTML)."""
     job = _job_or_404(access, name)
@@ -531,7 +504,7 @@ def job_compare(request, access):
     names = list(dict.fromkeys(request.GET.getlist("job")))
     found = (selectors.job_by_name(workspace=access.workspace, name=n) for n in names[:MAX_COMPARE])
     jobs = [job for job in found if job]
-    summaries = {job.pk: {m["key"]: m for m in metric_charts.metric_summary(job)} for job in jobs}
+    summaries = {job.pk: {m["key"]: m for m in hooks.metric_summary(job)} for job in jobs}
     param_keys = sorted({key for job in jobs for key in (job.params or {})})
     metric_keys = sorted({key for summary in summaries.values() for key in summary})
     for job in jobs:

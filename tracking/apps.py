@@ -6,8 +6,12 @@ class TrackingConfig(AppConfig):
     verbose_name = "Experiment tracking (MLflow)"
 
     def ready(self) -> None:
-        from jobs import metric_columns
+        from jobs import hooks, metric_columns
 
+        # The routes register the hot endpoints with the MLflow fast path (studio/asgi.py), which
+        # may serve a request before Django's URL resolver ever loads them.
+        from . import metric_charts, urls  # noqa: F401
         from .job_columns import LatestMetricColumns
 
+        hooks.register_metric_summary(metric_charts.metric_summary)
         metric_columns.register(LatestMetricColumns())

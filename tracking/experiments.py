@@ -5,33 +5,27 @@ experiment made here is the same Experiment a submitted job files under, so it s
 studio's Experiments and Jobs pages.
 """
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_STATE, RESOURCE_ALREADY_EXISTS
+from mlflow.protos.databricks_pb2 import INVALID_STATE
 from mlflow.protos.service_pb2 import CreateExperiment, SearchExperiments
-from mlflow.utils.validation import (
-    MAX_EXPERIMENT_TAG_VAL_LENGTH,
-    _validate_experiment_name,
-    _validate_experiment_tag,
-)
 
 from jobs.models import Experiment, LifecycleStage
 from workspaces.roles import Perm
 
+from . import services, validation
 from .http import Call, check_value_length, endpoint, invalid, not_found
 from .locations import artifact_uri, parse_artifact_uri
 from .search import search_experiments
+from .selectors import experiment_by_name, get_experiment, refuse_job_tokens
 from .serialize import experiment_dict, read_message
-from .services import get_experiment, refuse_job_tokens
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 NAME_MAX_LENGTH = Experiment._meta.get_field("name").max_length
 
 
 def _valid_name(name) -> str:
-    _validate_experiment_name(name)
+    validation.experiment_name(name)
     if len(name) > NAME_MAX_LENGTH:
         raise invalid(f"An experiment name is at most {NAME_MAX_LENGTH} characters.")
     return name
@@ -62,17 +56,11 @@ def create_experiment(call: Call) -> dict:
     name = _valid_name(request.name)
     tags = {}
     for tag in request.tags:
-        check_value_length("experiment tag", tag.key, tag.value, MAX_EXPERIMENT_TAG_VAL_LENGTH)
-        _validate_experiment_tag(tag.key, tag.value)
+        check_value_length("experiment tag", tag.key, tag.value, validation.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+        validation.experiment_tag(tag.key, tag.value)
         tags[tag.key] = tag.value
     location = _studio_artifact_location(call, request.artifact_location)
-    try:
-        with transaction.atomic():
-            experiment = Experiment.objects.create(
-                workspace=call.workspace, name=name, artifact_location=location, tags=tags
-            )
-    except IntegrityError:
-        raise MlflowException(f"Experiment(name={name}) already exists.", RESOURCE_ALREADY_EXISTS) from None
+    experiment = services.experiment_create(workspace=call.workspace, name=name, artifact_location=location, tags=tags)
     return {"experiment_id": str(experiment.pk)}
 
 
@@ -84,7 +72,7 @@ def get(call: Call) -> dict:
 @endpoint(methods=("GET",), perm=Perm.DATA_READ)
 def get_by_name(call: Call) -> dict:
     name = call.require("experiment_name")
-    experiment = Experiment.objects.filter(workspace=call.workspace, name=name).first()
+    experiment = experiment_by_name(call.workspace, name)
     if experiment is None or (call.access.job and experiment.pk != call.access.job_experiment_id):
         raise not_found(f"Could not find experiment with name '{str(name)[:200]}'")
     return {"experiment": experiment_dict(experiment)}
@@ -120,21 +108,8 @@ def update(call: Call) -> dict:
         raise MlflowException("Cannot rename a non-active experiment.", INVALID_STATE)
     if experiment.name == DEFAULT_EXPERIMENT_NAME:
         raise invalid("The workspace's Default experiment cannot be renamed.")
-    experiment.name = _valid_name(new_name)
-    try:
-        with transaction.atomic():
-            experiment.save(update_fields=["name", "updated_at"])
-    except IntegrityError:
-        raise MlflowException(f"Experiment(name={new_name}) already exists.", RESOURCE_ALREADY_EXISTS) from None
+    services.experiment_rename(experiment=experiment, name=_valid_name(new_name))
     return {}
-
-
-def _set_lifecycle(experiment: Experiment, stage: str) -> None:
-    """An experiment and its runs are deleted and restored together, as in MLflow's stores."""
-    with transaction.atomic():
-        experiment.lifecycle_stage = stage
-        experiment.save(update_fields=["lifecycle_stage", "updated_at"])
-        experiment.jobs.update(lifecycle_stage=stage)
 
 
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
@@ -143,7 +118,7 @@ def delete(call: Call) -> dict:
     experiment = get_experiment(call, call.require("experiment_id"))
     if experiment.name == DEFAULT_EXPERIMENT_NAME:
         raise invalid("The workspace's Default experiment cannot be deleted.")
-    _set_lifecycle(experiment, LifecycleStage.DELETED)
+    services.experiment_set_lifecycle(experiment=experiment, stage=LifecycleStage.DELETED)
     return {}
 
 
@@ -151,7 +126,7 @@ def delete(call: Call) -> dict:
 def restore(call: Call) -> dict:
     refuse_job_tokens(call, "restore experiments")
     experiment = get_experiment(call, call.require("experiment_id"))
-    _set_lifecycle(experiment, LifecycleStage.ACTIVE)
+    services.experiment_set_lifecycle(experiment=experiment, stage=LifecycleStage.ACTIVE)
     return {}
 
 
@@ -161,14 +136,11 @@ def set_experiment_tag(call: Call) -> dict:
     key, value = call.require("key"), call.get("value", "")
     if not isinstance(key, str) or not isinstance(value, str):
         raise invalid("'key' and 'value' must be strings.")
-    check_value_length("experiment tag", key, value, MAX_EXPERIMENT_TAG_VAL_LENGTH)
-    _validate_experiment_tag(key, value)
-    with transaction.atomic():
-        experiment = _active_experiment(call, call.require("experiment_id"))
-        experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
-        experiment.tags = {**(experiment.tags or {}), key: value}
-        experiment.updated_at = timezone.now()
-        experiment.save(update_fields=["tags", "updated_at"])
+    check_value_length("experiment tag", key, value, validation.MAX_EXPERIMENT_TAG_VAL_LENGTH)
+    validation.experiment_tag(key, value)
+    services.experiment_set_tag(
+        experiment=_active_experiment(call, call.require("experiment_id")), key=key, value=value
+    )
     return {}
 
 
@@ -176,15 +148,7 @@ def set_experiment_tag(call: Call) -> dict:
 def delete_experiment_tag(call: Call) -> dict:
     refuse_job_tokens(call, "tag experiments")
     key = call.require("key")
-    with transaction.atomic():
-        experiment = _active_experiment(call, call.require("experiment_id"))
-        experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
-        tags = dict(experiment.tags or {})
-        if not isinstance(key, str) or key not in tags:
-            raise not_found(f"No tag with name: {str(key)[:200]} in experiment with id {experiment.pk}")
-        del tags[key]
-        experiment.tags = tags
-        experiment.save(update_fields=["tags", "updated_at"])
+    services.experiment_delete_tag(experiment=_active_experiment(call, call.require("experiment_id")), key=key)
     return {}
 
 

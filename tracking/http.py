@@ -197,11 +197,13 @@ def _connect_access_signals() -> None:
 _connect_access_signals()
 
 
-def endpoint(*, methods: tuple[str, ...], perm: Perm, raw_body: bool = False):
+def endpoint(*, methods: tuple[str, ...], perm: Perm, raw_body: bool = False, hot: bool = False):
     """Mark a handler `fn(call) -> dict | HttpResponse` as an MLflow endpoint view.
 
     With `raw_body`, the body is not a JSON document but the bytes of a file (an artifact upload):
     any content type is accepted, nothing is parsed, and the handler reads `call.request` itself.
+    A `hot` endpoint (a call a training loop repeats) is also served by MlflowFastPath once its
+    route registers it (`register_hot_endpoint`).
     """
 
     def decorator(fn):
@@ -260,6 +262,7 @@ def endpoint(*, methods: tuple[str, ...], perm: Perm, raw_body: bool = False):
 
         view.studio_access = {"scope": "workspace", "read": perm, "write": perm}
         view.mlflow_methods = methods
+        view.mlflow_hot = hot
         return view
 
     return decorator
@@ -286,16 +289,15 @@ def by_method(**views):
 # --- a lean ASGI route for the calls a training loop makes many times ---------------------
 
 HOT_ROUTE = re.compile(r"^/mlflow/v1\.0/workspaces/(?P<workspace>[^/]+)/api/2\.0/mlflow/(?P<sub>[a-z/-]+)$")
-HOT_ENDPOINTS = ("runs/log-metric", "runs/log-batch", "metrics/get-history")
+
+# The views MlflowFastPath serves, by their path under `api/2.0/mlflow/` ("runs/log-metric"): the
+# endpoints marked `hot`, registered by the routes that mount them (tracking.urls, imported when
+# the app is ready).
+hot_endpoints: dict[str, object] = {}
 
 
-def _hot_views() -> dict:
-    """The endpoint views of HOT_ENDPOINTS, as tracking.urls routes them."""
-    from . import urls
-
-    prefix = urls.PREFIX + "mlflow/"
-    views = {str(p.pattern)[len(prefix) :]: p.callback for p in urls.urlpatterns if str(p.pattern).startswith(prefix)}
-    return {sub: views[sub] for sub in HOT_ENDPOINTS if sub in views}
+def register_hot_endpoint(sub: str, view) -> None:
+    hot_endpoints[sub] = view
 
 
 def _serve_hot(view, scope, body: bytes, workspace: str):
@@ -334,16 +336,14 @@ class MlflowFastPath:
     every other path go through Django as usual.
     """
 
-    def __init__(self, app):
+    def __init__(self, app, views: dict | None = None):
         self.app = app
-        self.views = None
+        self.views = hot_endpoints if views is None else views
 
     async def __call__(self, scope, receive, send):
         match = HOT_ROUTE.match(scope.get("path", "")) if scope["type"] == "http" else None
         if match is None or not any(name == b"authorization" for name, _ in scope.get("headers") or ()):
             return await self.app(scope, receive, send)
-        if self.views is None:
-            self.views = _hot_views()
         view = self.views.get(match["sub"])
         if view is None or not _small_body(scope):
             return await self.app(scope, receive, send)

@@ -15,7 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
 
-from .services import experiment_by_id
+from .selectors import experiment_by_id
 
 MAX_PATH = 2000
 

@@ -19,35 +19,32 @@ Where a model's files go is `locations.logged_model_artifact_uri`: below its sou
 """
 
 import json
-import uuid
 
-from google.protobuf.json_format import ParseError
+from google.protobuf.json_format import ParseDict, ParseError
 from mlflow.entities import LoggedModel as MlflowLoggedModel
 from mlflow.entities import LoggedModelStatus as MlflowStatus
 from mlflow.entities import Metric as MlflowMetric
 from mlflow.protos import service_pb2
-from mlflow.store.entities.paged_list import PagedList
-from mlflow.store.tracking import SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT
-from mlflow.utils.name_utils import _generate_random_name
-from mlflow.utils.proto_json_utils import message_to_json, parse_dict
+from mlflow.utils.proto_json_utils import message_to_json
 from mlflow.utils.search_utils import SearchLoggedModelsUtils
-from mlflow.utils.validation import _validate_logged_model_name
 
 from jobs.models import Experiment, LifecycleStage
+from jobs.names import generate_job_name
 from workspaces.roles import Perm
 
-from .http import Call, by_method, endpoint, invalid, not_found, now_ms
-from .locations import logged_model_artifact_uri
+from . import services, validation
+from .http import Call, by_method, endpoint, invalid, not_found
 from .models import LoggedModel, LoggedModelStatus, Metric
 from .search import MAX_ORDER_BY, check_filter, page_offset
-from .services import default_experiment, get_experiment, get_run
+from .selectors import default_experiment, get_experiment, get_run
 
 MAX_KEY_LENGTH = 250
-MAX_PARAM_VALUE_LENGTH = 6000
-MAX_TAG_VALUE_LENGTH = 8000
+MAX_PARAM_VALUE_LENGTH = validation.MAX_PARAM_VAL_LENGTH
+MAX_TAG_VALUE_LENGTH = validation.MAX_TAG_VAL_LENGTH
 MAX_NAME_LENGTH = 500
 MAX_ITEMS_PER_REQUEST = 1000
 MAX_SEARCH_RESULTS = 1000
+DEFAULT_SEARCH_RESULTS = 100  # as MLflow's server
 MAX_SEARCH_EXPERIMENTS = 100
 
 FINAL_STATUSES = {MlflowStatus.READY: LoggedModelStatus.READY, MlflowStatus.FAILED: LoggedModelStatus.FAILED}
@@ -56,7 +53,7 @@ FINAL_STATUSES = {MlflowStatus.READY: LoggedModelStatus.READY, MlflowStatus.FAIL
 def _message(call: Call, message):
     """The call's JSON body as a service.proto message; a field of the wrong type is invalid."""
     try:
-        parse_dict(call.body, message)
+        ParseDict(call.body, message, ignore_unknown_fields=True)
     except (ParseError, TypeError, ValueError) as exc:
         raise invalid(f"The request body does not fit {type(message).__name__}: {str(exc)[:300]}") from None
     return message
@@ -163,7 +160,7 @@ def create_logged_model(call: Call):
     if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
         raise invalid(f"The experiment {experiment.pk} must be in the 'active' state.")
     name = request.name or None
-    _validate_logged_model_name(name)
+    validation.logged_model_name(name)
     if name is not None and len(name) > MAX_NAME_LENGTH:
         raise invalid(f"A model name must be at most {MAX_NAME_LENGTH} characters long.")
     if len(request.model_type) > MAX_NAME_LENGTH:
@@ -171,21 +168,14 @@ def create_logged_model(call: Call):
     run = get_run(call, request.source_run_id) if request.source_run_id else None
     params = _key_values(request.params, what="param", max_value=MAX_PARAM_VALUE_LENGTH)
     tags = _key_values(request.tags, what="tag", max_value=MAX_TAG_VALUE_LENGTH)
-    model_id = f"m-{uuid.uuid4().hex}"
-    stamp = now_ms()
-    model = LoggedModel.objects.create(
-        model_id=model_id,
+    model = services.logged_model_create(
         workspace=call.workspace,
         experiment=experiment,
-        name=name or _generate_random_name(),
-        artifact_location=logged_model_artifact_uri(model_id, experiment=experiment, run=run),
-        status=LoggedModelStatus.PENDING,
-        source_run=run,
+        name=name or generate_job_name(),
+        run=run,
         model_type=request.model_type,
         tags=tags,
         params=params,
-        creation_timestamp=stamp,
-        last_updated_timestamp=stamp,
     )
     return _answer(service_pb2.CreateLoggedModel.Response(model=to_entity(model, []).to_proto()))
 
@@ -204,20 +194,14 @@ def finalize_logged_model(call: Call, model_id: str):
     status = MlflowStatus.from_int(request.status) if request.HasField("status") else None
     if status not in FINAL_STATUSES:
         raise invalid("'status' must be LOGGED_MODEL_READY or LOGGED_MODEL_UPLOAD_FAILED.")
-    model = get_logged_model(call, model_id)
-    model.status = FINAL_STATUSES[status]
-    model.last_updated_timestamp = now_ms()
-    model.save(update_fields=["status", "last_updated_timestamp"])
+    model = services.logged_model_update(model=get_logged_model(call, model_id), status=FINAL_STATUSES[status])
     return _answer(service_pb2.FinalizeLoggedModel.Response(model=to_entity(model).to_proto()))
 
 
 @endpoint(methods=("DELETE",), perm=Perm.DATA_WRITE)
 def delete_logged_model(call: Call, model_id: str):
     """Mark the model deleted; its files stay where they are."""
-    model = get_logged_model(call, model_id)
-    model.lifecycle_stage = LifecycleStage.DELETED
-    model.last_updated_timestamp = now_ms()
-    model.save(update_fields=["lifecycle_stage", "last_updated_timestamp"])
+    services.logged_model_update(model=get_logged_model(call, model_id), lifecycle_stage=LifecycleStage.DELETED)
     return {}
 
 
@@ -226,9 +210,7 @@ def set_logged_model_tags(call: Call, model_id: str):
     request = _message(call, service_pb2.SetLoggedModelTags())
     tags = _key_values(request.tags, what="tag", max_value=MAX_TAG_VALUE_LENGTH)
     model = get_logged_model(call, model_id)
-    model.tags = {**(model.tags or {}), **tags}
-    model.last_updated_timestamp = now_ms()
-    model.save(update_fields=["tags", "last_updated_timestamp"])
+    services.logged_model_update(model=model, tags={**(model.tags or {}), **tags})
     return {}
 
 
@@ -239,9 +221,7 @@ def delete_logged_model_tag(call: Call, model_id: str, tag_key: str):
     if tag_key not in tags:
         raise not_found(f"No tag with key {tag_key[:100]!r} found for model with ID '{model.model_id}'.")
     del tags[tag_key]
-    model.tags = tags
-    model.last_updated_timestamp = now_ms()
-    model.save(update_fields=["tags", "last_updated_timestamp"])
+    services.logged_model_update(model=model, tags=tags)
     return {}
 
 
@@ -250,9 +230,7 @@ def log_logged_model_params(call: Call, model_id: str):
     request = _message(call, service_pb2.LogLoggedModelParamsRequest())
     params = _key_values(request.params, what="param", max_value=MAX_PARAM_VALUE_LENGTH)
     model = get_logged_model(call, model_id)
-    model.params = {**(model.params or {}), **params}
-    model.last_updated_timestamp = now_ms()
-    model.save(update_fields=["params", "last_updated_timestamp"])
+    services.logged_model_update(model=model, params={**(model.params or {}), **params})
     return {}
 
 
@@ -275,7 +253,7 @@ def _experiments(call: Call, experiment_ids) -> list[Experiment]:
 def search_logged_models(call: Call):
     """Models of the experiments matching `filter`, in `order_by` order, a page at a time."""
     request = _message(call, service_pb2.SearchLoggedModels())
-    max_results = request.max_results if request.HasField("max_results") else SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT
+    max_results = request.max_results if request.HasField("max_results") else DEFAULT_SEARCH_RESULTS
     if not 0 < max_results <= MAX_SEARCH_RESULTS:
         raise invalid(f"'max_results' must be between 1 and {MAX_SEARCH_RESULTS}, not {max_results}.")
     check_filter(request.filter)
@@ -310,11 +288,10 @@ def search_logged_models(call: Call):
         page, token = SearchLoggedModelsUtils.paginate(ordered, request.page_token or None, max_results)
     except (ValueError, TypeError, KeyError) as exc:
         raise invalid(f"The search could not be run: {str(exc)[:300]}") from None
-    page = PagedList(page, token)
     response = service_pb2.SearchLoggedModels.Response()
     response.models.extend([model.to_proto() for model in page])
-    if page.token:
-        response.next_page_token = page.token
+    if token:
+        response.next_page_token = token
     return _answer(response)
 
 

@@ -38,25 +38,10 @@ from mlflow.entities.model_registry.model_version_stages import (
     get_canonical_stage,
 )
 from mlflow.exceptions import MlflowException
-from mlflow.prompt.constants import IS_PROMPT_TAG_KEY
 from mlflow.protos import model_registry_pb2 as pb
 from mlflow.protos.databricks_pb2 import INVALID_STATE, PERMISSION_DENIED, RESOURCE_ALREADY_EXISTS
-from mlflow.store.model_registry import (
-    SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
-    SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
-    SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
-    SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD,
-)
 from mlflow.utils.proto_json_utils import message_to_json
 from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils, SearchUtils
-from mlflow.utils.validation import (
-    MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH,
-    _validate_model_alias_name,
-    _validate_model_alias_name_reserved,
-    _validate_model_name,
-    _validate_model_version_tag,
-    _validate_registered_model_tag,
-)
 
 from assets.mlmodels import services as model_services
 from assets.mlmodels.services import MAX_DESCRIPTION, MAX_MAP_ITEMS
@@ -69,13 +54,21 @@ from workspaces.roles import Perm
 from workspaces.selectors import datastore_by_name
 from workspaces.storage import DatastoreUnavailable
 
+from . import validation
 from .http import Call, check_value_length, endpoint, invalid, not_found
 from .locations import ARTIFACT_STORE, artifact_uri, parse_artifact_uri
 from .models import LoggedModel
 from .search import check_filter, check_order_by, page_offset
 from .serialize import to_ms
 
+# Page sizes of MLflow's registry searches: the default, and the most one page may ask for.
+SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT = 100
+SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD = 1000
+SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT = 10_000
+SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD = 200_000
+
 STAGE_PROPERTY = "mlflow.stage"
+IS_PROMPT_TAG_KEY = "mlflow.prompt.is_prompt"  # the tag that makes a registered model a prompt
 RUN_LINK_PROPERTY = "mlflow.run_link"
 MAX_SOURCE_LENGTH = 1024
 
@@ -176,7 +169,7 @@ def _name(call: Call, field: str = "name") -> str:
     name = call.get(field)
     if not isinstance(name, str) or not name.strip():
         raise invalid(f"Missing value for required parameter '{field}'.")
-    _validate_model_name(name)
+    validation.model_name(name)
     return name
 
 
@@ -230,7 +223,7 @@ def _tags_arg(call: Call, check) -> dict:
             raise invalid("Each tag must be an object with a 'key' and a 'value'.")
         value = tag.get("value")
         value = "" if value is None else str(value)
-        check_value_length("tag", tag["key"], value, MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
+        check_value_length("tag", tag["key"], value, validation.MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
         check(tag["key"], value)
         tags[tag["key"]] = value
     if len(tags) > MAX_MAP_ITEMS:
@@ -371,7 +364,7 @@ def _models_uri_files(call: Call, rest: str):
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
 def create_registered_model(call: Call):
     name = _checked_new_name(_name(call))
-    tags = _tags_arg(call, _validate_registered_model_tag)
+    tags = _tags_arg(call, validation.registered_model_tag)
     _refuse_prompt(tags)
     description = _description_arg(call) or ""
     if Model.objects.filter(workspace=call.workspace, name=name).exists():
@@ -398,7 +391,7 @@ def rename_registered_model(call: Call):
     new_name = call.get("new_name")
     if not isinstance(new_name, str) or not new_name.strip():
         raise invalid("Missing value for required parameter 'new_name'.")
-    _validate_model_name(new_name)
+    validation.model_name(new_name)
     _checked_new_name(new_name, "new_name")
     if new_name != registered.name:
         exists = RegisteredModelRow.objects.filter(workspace=call.workspace, name=new_name).exists()
@@ -475,8 +468,8 @@ def set_registered_model_tag(call: Call):
     registered = _registered(call, _name(call))
     key, value = call.require("key"), call.get("value")
     value = "" if value is None else str(value)
-    check_value_length("tag", key, value, MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
-    _validate_registered_model_tag(key, value)
+    check_value_length("tag", key, value, validation.MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
+    validation.registered_model_tag(key, value)
     tags = dict(registered.tags or {})
     tags[key] = value
     if len(tags) > MAX_MAP_ITEMS:
@@ -508,7 +501,7 @@ def registered_model_alias(call: Call):
     alias = call.require("alias")
     if not isinstance(alias, str):
         raise invalid("'alias' must be a string.")
-    _validate_model_alias_name(alias)
+    validation.alias_name(alias)
     if call.request.method == "GET":
         if alias.lower() == "latest":
             versions = [m for m in _versions(call.workspace, registered.name)]
@@ -524,7 +517,7 @@ def registered_model_alias(call: Call):
     if call.request.method == "DELETE":
         registered.aliases.filter(alias=alias).delete()
         return {}
-    _validate_model_alias_name_reserved(alias)
+    validation.alias_not_reserved(alias)
     model = _model_version(call, registered.name, _version_arg(call))
     ModelAlias.objects.update_or_create(registered_model=registered, alias=alias, defaults={"version": model.version})
     registered.save(update_fields=["updated_at"])
@@ -546,7 +539,7 @@ def _json_version(model: Model):
 @endpoint(methods=("POST",), perm=Perm.DATA_WRITE)
 def create_model_version(call: Call):
     name = _checked_new_name(_name(call))
-    tags = _tags_arg(call, _validate_model_version_tag)
+    tags = _tags_arg(call, validation.model_version_tag)
     datastore, path = resolve_source(call, call.get("source"))
     _refuse_prompt(tags)
     run_id = call.get("run_id") or ""
@@ -644,7 +637,7 @@ def search_model_versions(call: Call):
     ):
         aliases.setdefault((alias.registered_model.name, alias.version), []).append(alias.alias)
     entities = [version_entity(m, aliases.get((m.name, m.version))) for m in models]
-    found = [e for e in entities if _matches(e, parsed)]
+    found = _matching(entities, filter_string)
     found = _sort_versions(found, order_by)
     page, token = _paged(
         found, call, SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD
@@ -655,11 +648,18 @@ def search_model_versions(call: Call):
     return _json(response)
 
 
-def _matches(entity: ModelVersion, parsed: list[dict]) -> bool:
+def _matching(entities: list[ModelVersion], filter_string: str) -> list[ModelVersion]:
     try:
-        return all(SearchModelVersionUtils._does_model_version_match_clauses(entity, clause) for clause in parsed)
+        return SearchModelVersionUtils.filter(entities, filter_string)
+    except TypeError:  # a numeric comparison with a version the studio named with letters: that one fails
+        return [e for e in entities if _matches(e, filter_string)]
+
+
+def _matches(entity: ModelVersion, filter_string: str) -> bool:
+    try:
+        return bool(SearchModelVersionUtils.filter([entity], filter_string))
     except TypeError:
-        return False  # a numeric comparison with a version the studio named with letters
+        return False
 
 
 def _sort_versions(entities: list[ModelVersion], order_by: list[str]) -> list[ModelVersion]:
@@ -697,8 +697,8 @@ def set_model_version_tag(call: Call):
     model = _model_version(call)
     key, value = call.require("key"), call.get("value")
     value = "" if value is None else str(value)
-    check_value_length("tag", key, value, MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
-    _validate_model_version_tag(key, value)
+    check_value_length("tag", key, value, validation.MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH)
+    validation.model_version_tag(key, value)
     _refuse_prompt({key: value})
     try:
         model_services.model_update(model=model, tags={**(model.tags or {}), key: value})

@@ -18,10 +18,10 @@ from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
-from mlflow.utils.validation import _parse_experiment_id
 
 from jobs.models import Experiment, Job
 
+from . import validation
 from .http import invalid
 from .locations import ARTIFACT_STORE, SCHEME
 from .models import LatestMetric, RunInput
@@ -357,14 +357,14 @@ def order_runs(jobs: QuerySet, order_by: list[str], aliases: _Aliases) -> QueryS
 
 def experiment_ids_in(workspace, experiment_ids: list) -> list[int]:
     """The workspace's experiments among the ids asked for ("0" is its Default experiment)."""
-    from .services import default_experiment
+    from .selectors import default_experiment
 
     ids = set()
     for experiment_id in experiment_ids:
         if str(experiment_id) == "0":
             ids.add(default_experiment(workspace).pk)
         else:
-            ids.add(_parse_experiment_id(experiment_id))
+            ids.add(validation.experiment_id(experiment_id))
     return list(Experiment.objects.filter(workspace=workspace, pk__in=ids).values_list("pk", flat=True))
 
 
@@ -402,7 +402,11 @@ def _experiment_attribute(experiments: QuerySet, alias: str, key: str, comparato
     if key == "experiment_id":
         if comparator not in ("=", "!=", "IN", "NOT IN"):
             raise invalid(f"Invalid comparator for experiment_id: {comparator}")
-        ids = [_parse_experiment_id(v) for v in value] if isinstance(value, tuple) else _parse_experiment_id(value)
+        ids = (
+            [validation.experiment_id(v) for v in value]
+            if isinstance(value, tuple)
+            else validation.experiment_id(value)
+        )
         return experiments.annotate(**{alias: F("pk")}), _text_condition(alias, comparator, ids, must_exist=False)
     if key in ("creation_time", "last_update_time"):
         if isinstance(value, float):

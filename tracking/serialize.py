@@ -8,8 +8,7 @@ import math
 from datetime import UTC, datetime
 
 from google.protobuf import descriptor
-from google.protobuf.json_format import ParseError
-from mlflow.utils.proto_json_utils import parse_dict
+from google.protobuf.json_format import ParseDict, ParseError
 
 from jobs.models import JobStatus
 
@@ -57,7 +56,7 @@ def read_message(call: Call, message, *, exclude: tuple[str, ...] = ()):
     else:
         data = {key: value for key, value in call.body.items() if key not in exclude} if exclude else call.body
     try:
-        parse_dict(data, message)
+        ParseDict(data, message, ignore_unknown_fields=True)
     except ParseError as exc:
         raise invalid(f"Invalid request: {str(exc)[:500]}") from None
     return message

@@ -8,13 +8,18 @@
      per series before it asks for the downsampled whole again. Polling stops when the job ends.
    - Options: x-axis (step, wall time, time since the series' first point), EMA smoothing (the
      raw line stays, faded), log scale, and one extra chart combining chosen metrics.
-   - The Compare page draws one chart per metric with a line per job. */
+   - The Compare page draws one chart per metric with a line per job.
+   - Steps are whole numbers: a step axis has ticks on whole steps only. The legend shows each
+     line's latest value (and the x of the last point) until the pointer is on the chart. */
 (function () {
   "use strict";
 
   const COLORS = ["#0078d4", "#d83b01", "#107c10", "#8764b8", "#008575", "#e3008c", "#986f0b", "#4f6bed", "#c239b3", "#ca5010"];
   const HEIGHT = 230;
   const MAX_KEPT = 2000;
+  // Tick spacings of a step axis: whole numbers only (1, 2, 5, 10, 20, 50, ...).
+  const WHOLE_INCRS = [];
+  for (let m = 1; m <= 1e15; m *= 10) WHOLE_INCRS.push(m, 2 * m, 5 * m);
 
   // -- series data ---------------------------------------------------------------------------------
 
@@ -93,27 +98,66 @@
     return { data: joined, series: series };
   };
 
+  function formatValue(v) {
+    if (v === null || v === undefined) return "--";
+    return String(Number(v.toPrecision(6)));
+  }
+
+  function formatX(v, x) {
+    if (v === null || v === undefined) return "--";
+    if (x === "time") return new Date(v * 1000).toLocaleString();
+    return x === "step" ? String(v) : formatValue(v);
+  }
+
+  /* While the pointer is off the chart, each legend row shows its line's latest value (uPlot's own
+     legend would show "--"); the x row shows the last point's x. */
+  function showLatest(u, x) {
+    if (u.cursor.idx !== null && u.cursor.idx !== undefined) return;
+    const rows = u.root.querySelectorAll(".u-legend .u-series");
+    let lastX = null;
+    for (let i = 1; i < u.data.length; i++) {
+      const ys = u.data[i];
+      let j = ys.length - 1;
+      while (j >= 0 && (ys[j] === null || ys[j] === undefined)) j--;
+      const cell = rows[i] && rows[i].querySelector(".u-value");
+      if (cell) cell.textContent = j >= 0 ? formatValue(ys[j]) : "--";
+      if (j >= 0 && (lastX === null || u.data[0][j] > lastX)) lastX = u.data[0][j];
+    }
+    const xCell = rows[0] && rows[0].querySelector(".u-value");
+    if (xCell) xCell.textContent = formatX(lastX, x);
+  }
+
   Chart.prototype.draw = function () {
     const built = this.data();
     const points = this.lines.reduce(function (n, line) { return n + line.store.x.length; }, 0);
     this.card.dataset.points = String(points);
     this.card.dataset.logged = String(this.lines.reduce(function (n, line) { return n + Math.max(line.store.count, 0); }, 0));
     const shape = JSON.stringify([this.options, built.series.map(function (s) { return s.label; })]);
-    if (this.plot && shape === this.shape) { this.plot.setData(built.data); return; }
+    if (this.plot && shape === this.shape) { this.plot.setData(built.data); showLatest(this.plot, this.options.x); return; }
     if (this.plot) this.plot.destroy();
     this.shape = shape;
     const opts = this.options;
     const xLabel = opts.x === "step" ? "Step" : opts.x === "time" ? "Wall time" : "Seconds";
+    const card = this.card;
+    const xAxis = { stroke: "#605e5c", grid: { stroke: "#edebe9" }, ticks: { stroke: "#e1dfdd" } };
+    if (opts.x === "step") {
+      xAxis.incrs = WHOLE_INCRS;
+      xAxis.values = function (u, splits) {
+        card.dataset.xTicks = splits.join(" ");
+        return splits.map(function (v) { return v.toLocaleString(); });
+      };
+    }
     this.plot = new uPlot({
       width: Math.max(this.box.clientWidth, 200),
       height: HEIGHT,
       scales: { x: { time: opts.x === "time" }, y: { distr: opts.log ? 3 : 1 } },
       series: [{ label: xLabel }].concat(built.series),
-      axes: [{ stroke: "#605e5c", grid: { stroke: "#edebe9" }, ticks: { stroke: "#e1dfdd" } },
-        { stroke: "#605e5c", size: 64, grid: { stroke: "#edebe9" }, ticks: { stroke: "#e1dfdd" } }],
+      axes: [xAxis, { stroke: "#605e5c", size: 64, grid: { stroke: "#edebe9" }, ticks: { stroke: "#e1dfdd" } }],
       cursor: { drag: { x: true, y: false } },
       legend: { live: true },
+      hooks: { setLegend: [function (u) { showLatest(u, opts.x); }] },
     }, built.data, this.box);
+    showLatest(this.plot, opts.x);
     const rows = this.plot.root.querySelectorAll(".u-legend .u-series");
     built.series.forEach(function (s, i) { if (s.raw && rows[i + 1]) rows[i + 1].hidden = true; });
   };

@@ -111,6 +111,7 @@ def finished_job(name: str, display: str, lr: str, scale: float, figure: bool = 
             "loss": [scale * 2.0 / (1 + i / 5) + 0.02 * ((i * 7) % 5) for i in range(400)],
             "accuracy": [min(0.99, 0.5 + scale * 0.45 * (1 - 1 / (1 + i / 30))) for i in range(400)],
             "test_auc": [0.9 + scale * 0.05],
+            "warmup_lr": [0.001, 0.005, 0.01],
         },
         "figure": figure,
     }
@@ -182,6 +183,14 @@ def test_chart_options_compare_images_and_model_lineage(admin_page, studio, scre
     expect(page.locator('[data-metric="accuracy"] canvas')).to_be_visible()
     expect(page.get_by_test_id("single-metrics")).to_contain_text("test_auc")
     assert points(page, "loss") == 400
+    # Off the chart, the legend shows the latest value; a step axis has whole-number ticks only.
+    latest = 2.0 / (1 + 399 / 5) + 0.02 * ((399 * 7) % 5)
+    expect(page.locator('[data-metric="loss"] .u-legend')).to_contain_text(f"{latest:.6g}")
+    expect(page.locator('[data-metric="loss"] .u-legend')).not_to_contain_text("--")
+    warmup = page.locator('[data-metric="warmup_lr"]')
+    expect(warmup.locator(".u-legend")).to_contain_text("0.01")
+    ticks = [float(t) for t in warmup.get_attribute("data-x-ticks").split()]
+    assert ticks and all(t == int(t) for t in ticks), ticks
     screenshot(page, "jobs-metrics")
     page.get_by_label("Smoothing").fill("0.8")
     page.get_by_label("Log scale").check()

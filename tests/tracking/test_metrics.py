@@ -1,5 +1,5 @@
 """Metrics over the MLflow REST protocol: log-metric, get-history (paged), bulk-interval sampling,
-the shared writer record_metrics, and the chart series."""
+the shared writer services.metrics_record, and the chart series."""
 
 import json
 import math
@@ -10,9 +10,9 @@ import pytest
 from django.db import connection, transaction
 
 from jobs.models import Experiment, Job, LifecycleStage
-from tracking.metrics import record_metrics
 from tracking.models import LatestMetric, Metric
 from tracking.series import metric_keys, metric_points_since, metric_series
+from tracking.services import metrics_record
 
 BASE = "/mlflow/v1.0/workspaces/team-ws/api/2.0/mlflow/"
 
@@ -41,13 +41,13 @@ def _m(key, value, step=0, timestamp=1000):
     return {"key": key, "value": value, "step": step, "timestamp": timestamp}
 
 
-# --- record_metrics -----------------------------------------------------------------------
+# --- metrics_record -----------------------------------------------------------------------
 
 
 @pytest.mark.django_db
 def test_record_metrics_stores_points_and_latest(run):
     with transaction.atomic():
-        stored = record_metrics(run, [_m("loss", 0.5, 1), _m("loss", 0.25, 2), _m("acc", 0.9, 1)])
+        stored = metrics_record(job_id=run.pk, metrics=[_m("loss", 0.5, 1), _m("loss", 0.25, 2), _m("acc", 0.9, 1)])
     assert stored == 3
     assert Metric.objects.filter(job=run).count() == 3
     assert _latest(run, "loss") == (0.25, 2, 1000)
@@ -56,37 +56,39 @@ def test_record_metrics_stores_points_and_latest(run):
 
 @pytest.mark.django_db
 def test_latest_metric_keeps_greatest_step_when_logged_out_of_order(run):
-    record_metrics(run, [_m("loss", 0.1, step=10)])
-    record_metrics(run, [_m("loss", 0.9, step=3, timestamp=5000)])
+    metrics_record(job_id=run.pk, metrics=[_m("loss", 0.1, step=10)])
+    metrics_record(job_id=run.pk, metrics=[_m("loss", 0.9, step=3, timestamp=5000)])
     assert _latest(run, "loss") == (0.1, 10, 1000)
-    record_metrics(run, [_m("loss", 0.2, step=10, timestamp=2000)])
+    metrics_record(job_id=run.pk, metrics=[_m("loss", 0.2, step=10, timestamp=2000)])
     assert _latest(run, "loss") == (0.2, 10, 2000)
     # Same step and timestamp: the greater value wins, as in MLflow's SQL store.
-    record_metrics(run, [_m("loss", 0.3, step=10, timestamp=2000), _m("loss", 0.05, step=10, timestamp=2000)])
+    metrics_record(
+        job_id=run.pk, metrics=[_m("loss", 0.3, step=10, timestamp=2000), _m("loss", 0.05, step=10, timestamp=2000)]
+    )
     assert _latest(run, "loss") == (0.3, 10, 2000)
 
 
 @pytest.mark.django_db
 def test_nan_and_infinities(run):
-    record_metrics(run, [_m("x", "NaN", 1), _m("y", "Infinity", 1), _m("z", float("-inf"), 1)])
+    metrics_record(job_id=run.pk, metrics=[_m("x", "NaN", 1), _m("y", "Infinity", 1), _m("z", float("-inf"), 1)])
     assert _latest(run, "x") == (None, 1, 1000)
     assert _latest(run, "y")[0] == math.inf
     assert _latest(run, "z")[0] == -math.inf
     # NaN ranks as 0: a later step replaces it; a negative value at the same point does not.
-    record_metrics(run, [_m("x", -1.0, 1)])
+    metrics_record(job_id=run.pk, metrics=[_m("x", -1.0, 1)])
     assert _latest(run, "x") == (None, 1, 1000)
-    record_metrics(run, [_m("x", 2.0, 1)])
+    metrics_record(job_id=run.pk, metrics=[_m("x", 2.0, 1)])
     assert _latest(run, "x") == (2.0, 1, 1000)
-    record_metrics(run, [_m("x", "NaN", 2)])
+    metrics_record(job_id=run.pk, metrics=[_m("x", "NaN", 2)])
     assert _latest(run, "x") == (None, 2, 1000)
 
 
 @pytest.mark.django_db
 def test_identical_points_are_stored_once(run):
     points = [_m("loss", 0.5, 1), _m("loss", "NaN", 2), _m("loss", 0.5, 1)]
-    assert record_metrics(run, points) == 2
-    assert record_metrics(run, points) == 0
-    assert record_metrics(run, [_m("loss", 0.6, 1)]) == 1
+    assert metrics_record(job_id=run.pk, metrics=points) == 2
+    assert metrics_record(job_id=run.pk, metrics=points) == 0
+    assert metrics_record(job_id=run.pk, metrics=[_m("loss", 0.6, 1)]) == 1
     assert Metric.objects.filter(job=run).count() == 3
 
 
@@ -104,7 +106,7 @@ def test_concurrent_writers_into_one_run_store_a_retried_batch_once(run):
         try:
             for _ in range(5):
                 with transaction.atomic():
-                    record_metrics(run, points)
+                    metrics_record(job_id=run.pk, metrics=points)
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
         finally:
@@ -142,7 +144,7 @@ def test_invalid_metrics_write_nothing(run, metric):
     from mlflow.exceptions import MlflowException
 
     with pytest.raises(MlflowException) as info:
-        record_metrics(run, [_m("fine", 1.0), metric])
+        metrics_record(job_id=run.pk, metrics=[_m("fine", 1.0), metric])
     assert info.value.error_code == "INVALID_PARAMETER_VALUE"
     assert not Metric.objects.exists()
 
@@ -201,7 +203,9 @@ def test_log_metric_needs_write_role(api_client, reader, outsider, run):
 
 @pytest.mark.django_db
 def test_get_history_sorted_with_non_finite_values(api_client, reader, run):
-    record_metrics(run, [_m("m", 3.0, 2), _m("m", "NaN", 0), _m("m", "Infinity", 1), _m("m", "-Infinity", 3)])
+    metrics_record(
+        job_id=run.pk, metrics=[_m("m", 3.0, 2), _m("m", "NaN", 0), _m("m", "Infinity", 1), _m("m", "-Infinity", 3)]
+    )
     response = api_client(reader).get(BASE + "metrics/get-history", {"run_id": "run-1", "metric_key": "m"})
     assert response.status_code == 200
     metrics = response.json()["metrics"]
@@ -211,8 +215,16 @@ def test_get_history_sorted_with_non_finite_values(api_client, reader, run):
 
 
 @pytest.mark.django_db
-def test_get_history_pages(owner_api, run):
-    record_metrics(run, [_m("m", float(i), step=i // 2, timestamp=1000 + i % 2) for i in range(25)])
+@pytest.mark.parametrize("odd", [None, "NaN", "model"], ids=["plain", "nan-on-page-2", "model-on-page-2"])
+def test_get_history_pages(owner_api, run, odd):
+    """Plain pages take the fast JSON path; a page with a NaN or a model's point is written point by
+    point: the pages join up the same either way."""
+    points = [_m("m", float(i), step=i // 2, timestamp=1000 + i % 2) for i in range(25)]
+    if odd == "NaN":
+        points[13]["value"] = "NaN"
+    elif odd == "model":
+        points[13]["model_id"] = "m-123"
+    metrics_record(job_id=run.pk, metrics=points)
     seen, token, pages = [], None, 0
     while True:
         params = {"run_id": "run-1", "metric_key": "m", "max_results": 10}
@@ -224,7 +236,7 @@ def test_get_history_pages(owner_api, run):
         token = page.get("next_page_token")
         if not token:
             break
-    assert seen == [float(i) for i in range(25)]
+    assert seen == ["NaN" if odd == "NaN" and i == 13 else float(i) for i in range(25)]
     assert pages == 3
 
 
@@ -257,7 +269,7 @@ def test_get_history_of_unknown_key_is_empty(owner_api, run):
 
 @pytest.mark.django_db
 def test_bulk_interval_samples_with_first_and_last(owner_api, run):
-    record_metrics(run, [_m("m", float(i), step=i) for i in range(1000)])
+    metrics_record(job_id=run.pk, metrics=[_m("m", float(i), step=i) for i in range(1000)])
     response = owner_api.get(
         BASE + "metrics/get-history-bulk-interval", {"run_ids": ["run-1"], "metric_key": "m", "max_results": 10}
     )
@@ -271,7 +283,7 @@ def test_bulk_interval_samples_with_first_and_last(owner_api, run):
 
 @pytest.mark.django_db
 def test_bulk_interval_step_range(owner_api, run):
-    record_metrics(run, [_m("m", float(i), step=i) for i in range(100)])
+    metrics_record(job_id=run.pk, metrics=[_m("m", float(i), step=i) for i in range(100)])
     url = BASE + "metrics/get-history-bulk-interval"
     response = owner_api.get(url, {"run_ids": "run-1", "metric_key": "m", "start_step": 10, "end_step": 19})
     assert [m["step"] for m in response.json()["metrics"]] == list(range(10, 20))
@@ -286,7 +298,7 @@ def test_bulk_interval_step_range(owner_api, run):
 
 @pytest.mark.django_db
 def test_series_small_is_exact(run):
-    record_metrics(run, [_m("m", float(i), step=i) for i in range(5)] + [_m("m", "NaN", 5)])
+    metrics_record(job_id=run.pk, metrics=[_m("m", float(i), step=i) for i in range(5)] + [_m("m", "NaN", 5)])
     series = metric_series(run, "m", max_points=100)
     assert series["sampled"] is False
     assert series["points"] == [[0, 0.0], [1, 1.0], [2, 2.0], [3, 3.0], [4, 4.0], [5, None]]
@@ -297,7 +309,7 @@ def test_series_small_is_exact(run):
 def test_series_downsamples_and_keeps_spikes(run):
     values = [_m("m", 1.0, step=i) for i in range(20_000)]
     values[12_345]["value"] = 500.0
-    record_metrics(run, values)
+    metrics_record(job_id=run.pk, metrics=values)
     series = metric_series(run, "m", max_points=1000)
     assert series["sampled"] is True
     assert series["count"] == 20_000
@@ -312,9 +324,9 @@ def test_series_downsamples_and_keeps_spikes(run):
 
 @pytest.mark.django_db
 def test_series_since_and_keys(run):
-    record_metrics(run, [_m("m", 1.0, 1), _m("n", 2.0, 1)])
+    metrics_record(job_id=run.pk, metrics=[_m("m", 1.0, 1), _m("n", 2.0, 1)])
     series = metric_series(run, "m")
-    record_metrics(run, [_m("m", 3.0, 2), _m("m", 4.0, 3)])
+    metrics_record(job_id=run.pk, metrics=[_m("m", 3.0, 2), _m("m", 4.0, 3)])
     since = metric_points_since(run, "m", series["last_id"], limit=1)
     assert since["points"] == [[2, 3.0]] and since["more"] is True
     since = metric_points_since(run, "m", since["last_id"])
@@ -414,6 +426,16 @@ def test_fast_path_serves_hot_calls_with_the_views_checks(owner, reader, run):
     assert _asgi_call(app, BASE + "runs/get", token=owner_token)[0]["status"] == 299
 
 
+def test_the_fast_path_serves_the_routed_hot_endpoints():
+    from django.urls import resolve
+
+    from tracking.http import hot_endpoints
+
+    assert sorted(hot_endpoints) == ["metrics/get-history", "runs/log-batch", "runs/log-metric"]
+    for sub, view in hot_endpoints.items():
+        assert resolve(BASE + sub).func is view
+
+
 @pytest.mark.django_db
 def test_remembered_access_is_forgotten_on_revoke_and_role_change(api_client, owner, contributor, run):
     from accounts.models import ApiToken
@@ -439,3 +461,31 @@ def test_remembered_access_is_forgotten_on_revoke_and_role_change(api_client, ow
     token.revoked_at = token.created_at
     token.save(update_fields=["revoked_at"])
     assert _post(client, "runs/log-metric", {**body, "step": 3}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"key": "loss", "value": 0.5, "timestamp": 1000, "step": 3},
+        {"key": "loss", "value": float("inf"), "timestamp": 1000, "step": -3},
+        {"key": "loss", "value": float("nan"), "timestamp": 1000, "step": 3},
+        {"key": "loss", "value": 1, "timestamp": 1000, "step": 3},
+        {"key": "loss", "value": "0.5", "timestamp": "1000", "step": 3.0},
+        {"key": "loss", "value": 0.5, "timestamp": 1000, "model_id": "m-1"},
+    ],
+)
+def test_a_batch_checks_repeated_metric_names_once_with_the_same_rows(raw):
+    from tracking.validation import clean_metric
+
+    assert clean_metric(raw, known_keys={"loss"}) == clean_metric(raw)
+
+
+@pytest.mark.parametrize("field", ["timestamp", "step"])
+def test_a_batch_refuses_a_bool_or_out_of_range_number_in_a_repeated_metric(field):
+    from mlflow.exceptions import MlflowException
+
+    from tracking.validation import clean_metric
+
+    for bad in (True, 2**63, -1 if field == "timestamp" else -(2**63) - 1):
+        with pytest.raises(MlflowException, match=field):
+            clean_metric({"key": "loss", "value": 0.5, "timestamp": 1, "step": 1, field: bad}, known_keys={"loss"})

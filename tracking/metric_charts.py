@@ -1,5 +1,5 @@
 """What the Metrics tab and the Compare page draw: each metric's point count and latest value, and a
-metric's points in the shape a uPlot chart takes, from tracking.series (which downsamples on the
+metric's points in the shape a uPlot chart takes, from series.py (which downsamples on the
 server, so a chart never gets more than about MAX_POINTS points however many were logged).
 
 Points come in two ways: the whole series, or only the points logged after the last one the chart
@@ -11,8 +11,8 @@ import math
 
 from django.db.models import Count
 
-from tracking import series
-from tracking.models import LatestMetric, Metric
+from . import series
+from .models import LatestMetric, Metric
 
 MAX_POINTS = 1000
 X_AXES = ("step", "time")
