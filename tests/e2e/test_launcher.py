@@ -124,28 +124,24 @@ def _studio_with_a_node(tmp_path) -> tuple[StudioProcess, dict[int, str]]:
     return studio, _descendants(studio.proc.pid)
 
 
-def test_a_supervisor_stop_leaves_nothing_running(tmp_path):
-    """TERM to the studio's process group, KILL 3 s later (what systemd or a container runtime
-    does): the launcher dies at once, and every process it started follows it."""
+@pytest.mark.parametrize(
+    ("first", "pause", "second"),
+    [
+        # What systemd or a container runtime does: TERM to the group, KILL 3 s later. The launcher
+        # dies at once, and every process it started follows it.
+        pytest.param(signal.SIGTERM, 3, signal.SIGKILL, id="supervisor-term-then-kill"),
+        # Ctrl-C twice in the terminal: everything stops at once.
+        pytest.param(signal.SIGINT, 0.3, signal.SIGINT, id="second-ctrl-c"),
+    ],
+)
+def test_stopping_the_studio_leaves_nothing_running(tmp_path, first, pause, second):
     studio, started = _studio_with_a_node(tmp_path)
     try:
-        os.killpg(studio.proc.pid, signal.SIGTERM)
-        time.sleep(3)
-        os.killpg(studio.proc.pid, signal.SIGKILL)
+        os.killpg(studio.proc.pid, first)
+        time.sleep(pause)
+        os.killpg(studio.proc.pid, second)
         studio.proc.wait(timeout=10)
         _wait_gone(started, timeout=20)
-    finally:
-        studio.close()
-
-
-def test_a_second_ctrl_c_stops_everything_at_once(tmp_path):
-    studio, started = _studio_with_a_node(tmp_path)
-    try:
-        os.killpg(studio.proc.pid, signal.SIGINT)
-        time.sleep(0.3)
-        os.killpg(studio.proc.pid, signal.SIGINT)
-        studio.proc.wait(timeout=10)
-        _wait_gone(started, timeout=10)
     finally:
         studio.close()
 
