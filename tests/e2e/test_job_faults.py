@@ -45,13 +45,15 @@ def pids_matching(pattern: str) -> list[int]:
     return [int(pid) for pid in found]
 
 
-def node_process_of(pid: int) -> int:
-    """The node's pool process (Celery) a job's process runs under, through its sandbox."""
+def pool_process_of(pid: int, node_main: int) -> int:
+    """The node's pool process (a child of the node's main Celery process, whose pid the studio
+    reports) that a job's process runs under, through its sandbox."""
     while pid > 1:
-        pid = parent_of(pid)
-        if "celery" in cmdline(pid):
+        parent = parent_of(pid)
+        if parent == node_main:
             return pid
-    raise AssertionError("no Celery process above the job's process")
+        pid = parent
+    raise AssertionError(f"the job's process does not run under node process {node_main}")
 
 
 def marked_processes(marker: str) -> list[str]:
@@ -97,6 +99,9 @@ class Jobs:
         body = {"name": name, "min_instances": min_instances, "max_instances": max_instances}
         response = self.http.post(f"{self.base}/computes", json=body)
         assert response.status_code == 201, response.text
+
+    def node_pid(self, cluster: str, node: str) -> int:
+        return {n["node_id"]: n for n in self.cluster(cluster)["nodes"]}[node]["pid"]
 
     def idle_nodes(self, cluster: str, count: int, timeout: float = 60) -> list[dict]:
         return wait_for(
@@ -176,8 +181,8 @@ def test_kill_9_of_the_jobs_process_fails_the_job_and_ends_its_tree(jobs):
 def test_kill_9_of_the_nodes_pool_process_fails_the_job_and_the_node_keeps_serving(jobs):
     marker = new_marker()
     name, main, grandchild = running_tree(jobs, marker)
-    pool_process = node_process_of(main)
     node = jobs.get(name)["node"]
+    pool_process = pool_process_of(main, jobs.node_pid("faults", node))
     os.kill(pool_process, signal.SIGKILL)
     job = jobs.wait(name, timeout=HEARTBEAT_TIMEOUT + 20)
     assert job["status"] == "Failed"
@@ -204,10 +209,9 @@ def test_kill_9_of_the_nodes_pool_process_fails_the_job_and_the_node_keeps_servi
 def test_kill_9_of_the_whole_node_is_reaped_and_a_new_node_takes_the_next_job(jobs):
     marker = new_marker()
     name, main, grandchild = running_tree(jobs, marker)
-    pool_process = node_process_of(main)
-    node_main = parent_of(pool_process)
-    assert "celery" in cmdline(node_main) and "-Q" in cmdline(node_main)
     lost_node = jobs.get(name)["node"]
+    node_main = jobs.node_pid("faults", lost_node)
+    pool_process = pool_process_of(main, node_main)
     killed_at = time.monotonic()
     os.kill(node_main, signal.SIGKILL)
     os.kill(pool_process, signal.SIGKILL)
