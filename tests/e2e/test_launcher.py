@@ -110,7 +110,8 @@ def _studio_with_a_node(tmp_path) -> tuple[StudioProcess, dict[int, str]]:
     studio = StudioProcess(tmp_path / "data")
     studio.start()
     studio.wait_for_worker(timeout=60)
-    with studio.client() as api:
+    token = studio.token()
+    with studio.client(token) as api:
         response = api.post(
             "/api/v1/workspaces/my-workspace/computes",
             json={"name": "always-on", "min_instances": 1, "max_instances": 1},
@@ -118,7 +119,10 @@ def _studio_with_a_node(tmp_path) -> tuple[StudioProcess, dict[int, str]]:
         assert response.status_code in (200, 201), response.text
 
     def node_started():
-        return any("cluster." in args for args in _descendants(studio.proc.pid).values())
+        with studio.client(token) as api:
+            nodes = api.get("/api/v1/workspaces/my-workspace/computes/always-on").json()["nodes"]
+        pids = {node["pid"] for node in nodes if node["node_state"] == "idle" and node["pid"]}
+        return pids and pids <= set(_descendants(studio.proc.pid))
 
     wait_for(node_started, timeout=60, what="a compute node")
     return studio, _descendants(studio.proc.pid)
