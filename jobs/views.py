@@ -1,5 +1,5 @@
 """Jobs in the browser: the list, the submit form, a job's page (Overview, Metrics, Images, Outputs + logs,
-Code), the chart data of its metrics, and the Compare page of several jobs."""
+Code) and the Compare page of several jobs. The metrics' chart data is tracking's (tracking/views.py)."""
 
 import json
 from datetime import timedelta
