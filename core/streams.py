@@ -91,11 +91,9 @@ class FileEventStream:
         access_interval: float = ACCESS_INTERVAL,
     ):
         self.path = Path(path)
-        self.poll: Callable[[], Awaitable[ProducerState]] = sync_to_async(_with_fresh_connection(poll))
-        self.access = AccessRecheck(allowed, access_interval)
+        self.poll: Callable[[], Awaitable[ProducerState]] = sync_to_async(with_fresh_connection(poll))
+        self.pace = Pace(poll_interval, keepalive_interval, AccessRecheck(allowed, access_interval))
         self.offset = offset
-        self.poll_interval = poll_interval
-        self.keepalive_interval = keepalive_interval
         self.retry_ms = retry_ms
         self.max_line = max_line
 
@@ -119,7 +117,7 @@ class FileEventStream:
     async def events(self) -> AsyncIterator[str]:
         yield f"retry: {self.retry_ms}\n\n"
         last_status: Any = object()
-        last_sent = time.monotonic()
+        self.pace.sent()
         while True:
             # Ask before reading: whatever was written before the producer finished is then
             # in the file by the time it is read, so the last read misses nothing.
@@ -127,25 +125,23 @@ class FileEventStream:
             if state.status != last_status:
                 last_status = state.status
                 yield format_event(json.dumps(state.status), event="status")
-                last_sent = time.monotonic()
+                self.pace.sent()
             while True:
                 data = await asyncio.to_thread(_read, self.path, self.offset, READ_CHUNK)
                 at_end = len(data) < READ_CHUNK
                 events, used = self._lines(data, final=state.finished and at_end)
                 if events:
                     yield "".join(events)
-                    last_sent = time.monotonic()
+                    self.pace.sent()
                 self.offset += used
                 if at_end or not used:
                     break
             if state.finished:
                 yield format_event(json.dumps(state.status), event="end")
                 return
-            if time.monotonic() - last_sent >= self.keepalive_interval:
-                yield ": keep-alive\n\n"
-                last_sent = time.monotonic()
-            await asyncio.sleep(self.poll_interval)
-            if not await self.access.still_allowed():
+            if keep_alive := self.pace.keep_alive():
+                yield keep_alive
+            if not await self.pace.next_poll():
                 return
 
 
@@ -177,31 +173,27 @@ class ChangeEventStream:
         allowed: Callable[[], bool] | None = None,
         access_interval: float = ACCESS_INTERVAL,
     ):
-        self.poll: Callable[[], Awaitable[Change]] = sync_to_async(_with_fresh_connection(poll))
-        self.access = AccessRecheck(allowed, access_interval)
+        self.poll: Callable[[], Awaitable[Change]] = sync_to_async(with_fresh_connection(poll))
+        self.pace = Pace(poll_interval, keepalive_interval, AccessRecheck(allowed, access_interval))
         self.since = since
         self.event = event
-        self.poll_interval = poll_interval
-        self.keepalive_interval = keepalive_interval
         self.retry_ms = retry_ms
 
     async def events(self) -> AsyncIterator[str]:
         yield f"retry: {self.retry_ms}\n\n"
-        last_sent = time.monotonic()
+        self.pace.sent()
         while True:
             change = await self.poll()
             if change.version != self.since:
                 self.since = change.version
                 yield format_event(json.dumps(change.data), event=self.event, event_id=change.version)
-                last_sent = time.monotonic()
+                self.pace.sent()
             if change.finished:
                 yield format_event(json.dumps(change.data), event="end", event_id=change.version)
                 return
-            if time.monotonic() - last_sent >= self.keepalive_interval:
-                yield ": keep-alive\n\n"
-                last_sent = time.monotonic()
-            await asyncio.sleep(self.poll_interval)
-            if not await self.access.still_allowed():
+            if keep_alive := self.pace.keep_alive():
+                yield keep_alive
+            if not await self.pace.next_poll():
                 return
 
 
@@ -222,7 +214,7 @@ class AccessRecheck:
     from the workspace, a deactivated user or a revoked token loses an open stream within it."""
 
     def __init__(self, allowed: Callable[[], bool] | None, interval: float = ACCESS_INTERVAL):
-        self.allowed = sync_to_async(_with_fresh_connection(allowed)) if allowed else None
+        self.allowed = sync_to_async(with_fresh_connection(allowed)) if allowed else None
         self.interval = interval
         self.checked = time.monotonic()
 
@@ -233,15 +225,40 @@ class AccessRecheck:
         return await self.allowed()
 
 
-def _with_fresh_connection(poll: Callable[[], T]) -> Callable[[], T]:
+def with_fresh_connection(function: Callable[..., T]) -> Callable[..., T]:
     """A long stream outlives CONN_MAX_AGE; drop a stale database connection before each poll."""
 
-    @functools.wraps(poll)
-    def wrapped() -> T:
+    @functools.wraps(function)
+    def wrapped(*args, **kwargs) -> T:
         close_old_connections()
-        return poll()
+        return function(*args, **kwargs)
 
     return wrapped
+
+
+class Pace:
+    """What every stream's loop does between two polls: a keep-alive comment when nothing was sent
+    for `keepalive_interval` seconds, the pause, and the access recheck (SECURITY.md 40)."""
+
+    def __init__(self, poll_interval: float, keepalive_interval: float, access: AccessRecheck):
+        self.poll_interval = poll_interval
+        self.keepalive_interval = keepalive_interval
+        self.access = access
+        self.last_sent = time.monotonic()
+
+    def sent(self) -> None:
+        self.last_sent = time.monotonic()
+
+    def keep_alive(self) -> str:
+        if time.monotonic() - self.last_sent < self.keepalive_interval:
+            return ""
+        self.sent()
+        return ": keep-alive\n\n"
+
+    async def next_poll(self) -> bool:
+        """Wait for the next poll: False once the reader has lost access."""
+        await asyncio.sleep(self.poll_interval)
+        return await self.access.still_allowed()
 
 
 def file_event_stream(

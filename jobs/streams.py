@@ -23,19 +23,25 @@ nothing is lost or sent twice. Reads come from the database (jobs.joblog.read_lo
 0.1 s by an async view, so a waiting stream holds no worker thread.
 """
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
 from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 
 from accounts.authentication import authenticate, origin_allowed
 from core.access import SAFE_METHODS
-from core.streams import AccessRecheck, Change, async_guard, change_event_stream, format_event, resume_offset
+from core.streams import (
+    AccessRecheck,
+    Change,
+    Pace,
+    async_guard,
+    change_event_stream,
+    format_event,
+    resume_offset,
+    with_fresh_connection,
+)
 from workspaces.access import workspace_view
 from workspaces.roles import Perm
 from workspaces.selectors import still_allowed, workspace_access
@@ -88,13 +94,7 @@ def read_log_from(job_id: int, offset: int, *, limit_bytes: int) -> tuple[str, i
 
 
 def _fresh(function):
-    """Each poll in a long stream may find its database connection past CONN_MAX_AGE."""
-
-    def wrapped(*args, **kwargs):
-        close_old_connections()
-        return function(*args, **kwargs)
-
-    return sync_to_async(wrapped)
+    return sync_to_async(with_fresh_connection(function))
 
 
 class JobLogStream:
@@ -109,10 +109,8 @@ class JobLogStream:
         allowed: Callable[[], bool] | None = None,
     ):
         self.job_id = job_id
-        self.access = AccessRecheck(allowed)
+        self.pace = Pace(poll_interval, keepalive_interval, AccessRecheck(allowed))
         self.offset = offset
-        self.poll_interval = poll_interval
-        self.keepalive_interval = keepalive_interval
         self.retry_ms = retry_ms
         self._state = _fresh(job_state)
         self._read_from = _fresh(read_log_from)  # the first read: the offset may be inside a chunk
@@ -122,7 +120,7 @@ class JobLogStream:
     async def events(self) -> AsyncIterator[str]:
         yield f"retry: {self.retry_ms}\n\n"
         last_state: JobState | None = None
-        last_sent = time.monotonic()
+        self.pace.sent()
         while True:
             # The state first: when it says the job has ended, every byte of its log was stored
             # before (the runner closes the log, then finishes the job), so the reads below see it all.
@@ -130,7 +128,7 @@ class JobLogStream:
             if state != last_state:
                 last_state = state
                 yield format_event(state.as_json(), event="status")
-                last_sent = time.monotonic()
+                self.pace.sent()
             while True:
                 read = self._read if self._aligned else self._read_from
                 text, end = await read(self.job_id, self.offset, limit_bytes=READ_LIMIT)
@@ -139,15 +137,13 @@ class JobLogStream:
                 self._aligned = True
                 self.offset = end
                 yield format_event(text, event="log", event_id=end)
-                last_sent = time.monotonic()
+                self.pace.sent()
             if state.finished:
                 yield format_event(state.as_json(), event="end")
                 return
-            if time.monotonic() - last_sent >= self.keepalive_interval:
-                yield ": keep-alive\n\n"
-                last_sent = time.monotonic()
-            await asyncio.sleep(self.poll_interval)
-            if not await self.access.still_allowed():
+            if keep_alive := self.pace.keep_alive():
+                yield keep_alive
+            if not await self.pace.next_poll():
                 return  # the reader lost access: the reconnect gets 404 (SECURITY.md 40)
 
 
