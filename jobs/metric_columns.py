@@ -1,33 +1,15 @@
 """Metric columns of the Jobs list (Azure ML's "Edit columns"): the latest value of a chosen metric
-for each job. Metrics belong to tracking, which sits above jobs: tracking registers the
-`MetricColumns` provider from its AppConfig.ready(); without one the list offers no metric column."""
+for each job. Metrics belong to tracking, which sits above jobs: the values come through jobs.hooks."""
 
 import math
-from typing import Protocol
+
+from . import hooks
 
 MAX_COLUMNS = 10
 
 
-class MetricColumns(Protocol):
-    def names(self, *, workspace) -> list[str]:
-        """The metric names logged by the workspace's jobs, sorted."""
-        ...
-
-    def latest(self, *, job_ids: list[int], names: list[str]) -> dict[tuple[int, str], float | None]:
-        """(job id, metric name) -> the latest value, for the pairs that have one."""
-        ...
-
-
-_provider: MetricColumns | None = None
-
-
-def register(provider: MetricColumns) -> None:
-    global _provider
-    _provider = provider
-
-
 def available(*, workspace) -> list[str]:
-    return _provider.names(workspace=workspace) if _provider else []
+    return hooks.metric_names(workspace=workspace)
 
 
 def chosen(requested: list[str]) -> list[str]:
@@ -46,6 +28,6 @@ def text(value: float | None) -> str:
 def attach(jobs, names: list[str]) -> None:
     """Give each job `metric_cells`: the text of its latest value of each named metric ("" if none)."""
     jobs = list(jobs)
-    values = _provider.latest(job_ids=[job.pk for job in jobs], names=names) if _provider and names else {}
+    values = hooks.latest_metrics(job_ids=[job.pk for job in jobs], names=names)
     for job in jobs:
         job.metric_cells = [text(values[job.pk, n]) if (job.pk, n) in values else "" for n in names]

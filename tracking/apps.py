@@ -6,12 +6,11 @@ class TrackingConfig(AppConfig):
     verbose_name = "Experiment tracking (MLflow)"
 
     def ready(self) -> None:
-        from jobs import hooks, metric_columns
+        from jobs import hooks
 
         # The routes register the hot endpoints with the MLflow fast path (studio/asgi.py), which
         # may serve a request before Django's URL resolver ever loads them.
-        from . import metric_charts, urls  # noqa: F401
-        from .job_columns import LatestMetricColumns
+        from . import urls  # noqa: F401
+        from .job_metrics import JobMetrics
 
-        hooks.register_metric_summary(metric_charts.metric_summary)
-        metric_columns.register(LatestMetricColumns())
+        hooks.register(JobMetrics())

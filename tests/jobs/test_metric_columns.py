@@ -3,7 +3,7 @@ each job's latest value; tracking provides the values (jobs never imports it).""
 
 import pytest
 
-from jobs import metric_columns
+from jobs import hooks
 from tracking.models import LatestMetric
 
 from .support import make_job
@@ -60,7 +60,7 @@ def test_the_live_refresh_of_the_table_keeps_the_columns(client, reader, jobs_wi
 
 def test_without_a_metrics_provider_the_list_offers_no_metric_columns(client, reader, jobs_with_metrics, monkeypatch):
     """jobs knows metrics only through the provider tracking registers."""
-    monkeypatch.setattr(metric_columns, "_provider", None)
+    monkeypatch.setattr(hooks, "_provider", None)
     client.force_login(reader)
     html = client.get(LIST + "?metric=loss").content.decode()
     assert 'name="metric" value="accuracy"' not in html and "No metrics logged yet" in html

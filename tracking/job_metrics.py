@@ -1,11 +1,16 @@
-"""The Jobs list's metric columns (jobs.metric_columns), read from each run's latest metrics."""
+"""A job's metrics for the job pages (jobs.hooks): its summary, and the Jobs list's metric columns
+read from each run's latest metrics."""
 
+from . import metric_charts
 from .models import LatestMetric
 
 MAX_NAMES = 500
 
 
-class LatestMetricColumns:
+class JobMetrics:
+    def summary(self, job) -> list[dict]:
+        return metric_charts.metric_summary(job)
+
     def names(self, *, workspace) -> list[str]:
         keys = LatestMetric.objects.filter(job__workspace=workspace).values_list("key", flat=True)
         return list(keys.distinct().order_by("key")[:MAX_NAMES])
